@@ -1,0 +1,1 @@
+"""lrdif.export — stage-2 inference graph to ONNX, CoreML, TFLite and ExecuTorch."""

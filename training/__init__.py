@@ -1,0 +1,1 @@
+"""lrdif.training — LRDif model, degradations, datasets, training and evaluation (torch)."""
