@@ -1,0 +1,38 @@
+# Two entry points, both self-installing into .venv at the project root:
+#   make demo   - the SDK on the bundled sample photo (base install: runtimes only, no torch)
+#   make test   - the test suite (full install: training + export stack)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q -c constraints.txt
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv-sdk venv-all face-models clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip "setuptools>=69" wheel
+
+$(VENV)/.sdk-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.all-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[all,dev]"
+	touch $@ $(VENV)/.sdk-installed
+
+venv-sdk: $(VENV)/.sdk-installed
+venv-all: $(VENV)/.all-installed
+
+face-models: venv-sdk
+	$(BIN)/lrdif-setup
+
+demo: face-models
+	$(BIN)/lrdif-predict --sample --out sample_annotated.png
+
+test: venv-all face-models
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
