@@ -1,0 +1,117 @@
+"""LiteRT (TFLite) runner via ai_edge_litert. Handles int8/uint8 input/output quantisation using
+each tensor's scale and zero point. Metadata: read by lrdif.sdk.artifact_metadata."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, validate_io
+from lrdif.sdk.metadata import ModelMetadata
+
+_GENERIC = re.compile(r"^(args|input|output)_\d+$")
+
+
+def _short(name: str) -> str:
+    """'serving_default_image:0' -> 'image'; 'serving_default_output_0_output' -> 'output_0'."""
+    n = name.split(":")[0]
+    if n.startswith("serving_default_"):
+        n = n[len("serving_default_"):]
+    if n.endswith("_output") and n != "_output":
+        n = n[: -len("_output")]
+    return n
+
+
+def load_artifact_metadata(model: "str | bytes", source: str) -> ModelMetadata:
+    """Embedded metadata of a .tflite / .pte / .mlpackage via lrdif.sdk.artifact_metadata."""
+    from lrdif.sdk.metadata import MetadataError
+
+    try:
+        from lrdif.sdk.artifact_metadata import read_metadata
+    except ImportError as e:  # pragma: no cover - only while the module is missing
+        raise ModelLoadError(f"{source}: cannot read its metadata: {e}") from None
+    try:
+        return read_metadata(model)
+    except (MetadataError, ValueError, KeyError, OSError) as e:
+        raise ModelLoadError(f"{source}: no valid lrdif metadata: {e}") from None
+
+
+class LiteRTBackend(Backend):
+    name = "tflite"
+    target = "tflite"
+
+    def _load(self, model: "str | bytes") -> ModelMetadata:
+        from ai_edge_litert.interpreter import Interpreter
+
+        meta = load_artifact_metadata(model, self.source)
+        try:
+            if isinstance(model, bytes):
+                it = Interpreter(model_content=model, num_threads=self.num_threads)
+            else:
+                it = Interpreter(model_path=model, num_threads=self.num_threads)
+            it.allocate_tensors()
+        except Exception as e:
+            raise ModelLoadError(f"{self.source}: cannot be loaded by LiteRT (corrupt, truncated or "
+                                 f"not a .tflite model): {str(e).strip().splitlines()[0][:300]}") from None
+        self._it = it
+        ins, outs = it.get_input_details(), it.get_output_details()
+        # output order: the signature's order when there is one (tensor indices need not follow it)
+        sigs = it.get_signature_list()
+        if len(sigs) == 1:
+            sig = next(iter(sigs.values()))
+            order = {n: i for i, n in enumerate(sig.get("outputs", []))}
+            outs = sorted(outs, key=lambda d: order.get(_short(d["name"]), len(order)))
+            iorder = {n: i for i, n in enumerate(sig.get("inputs", []))}
+            ins = sorted(ins, key=lambda d: iorder.get(_short(d["name"]), len(iorder)))
+        shape = lambda d: tuple(dim(x) for x in d.get("shape_signature", d["shape"]))  # noqa: E731
+        named_in = [(_short(d["name"]), shape(d)) for d in ins]
+        named_out = [(_short(d["name"]), shape(d)) for d in outs]
+        positional = all(_GENERIC.match(n) for n, _ in named_in + named_out)
+        names = validate_io(meta, self.source, named_in, named_out, positional=positional)
+        by_name = {_short(d["name"]): d for d in ins + outs}
+        self._details = {want: by_name[have] for want, have in names.items()}
+        for want in meta.input_names:
+            d = self._details[want]
+            if d["dtype"] not in (np.float32, np.int8, np.uint8):
+                raise ModelLoadError(f"{self.source}: input '{d['name']}' has dtype "
+                                     f"{np.dtype(d['dtype']).name}; expected float32 or int8/uint8")
+            if d["dtype"] != np.float32 and not d["quantization"][0]:
+                raise ModelLoadError(f"{self.source}: integer input '{d['name']}' has no quantisation scale")
+        self._cur_batch = int(self._details[meta.input_names[0]]["shape"][0])
+        return meta
+
+    @staticmethod
+    def _quantise(x: np.ndarray, d: dict) -> np.ndarray:
+        if d["dtype"] == np.float32:
+            return x
+        scale, zp = d["quantization"]
+        info = np.iinfo(d["dtype"])
+        return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(d["dtype"])
+
+    @staticmethod
+    def _dequantise(q: np.ndarray, d: dict) -> np.ndarray:
+        if q.dtype == np.float32:
+            return q
+        scale, zp = d["quantization"]
+        if not scale:
+            return q.astype(np.float32)
+        return (q.astype(np.float32) - zp) * scale
+
+    def _run_batch(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        it = self._it
+        (i_name, l_name), (p_name, g_name) = self.metadata.input_names, self.metadata.output_names
+        feeds = ((self._details[i_name], image), (self._details[l_name], landmarks))
+        if image.shape[0] != self._cur_batch:     # dynamic-batch model: resize to this batch
+            for d, x in feeds:
+                it.resize_tensor_input(d["index"], list(x.shape))
+            it.allocate_tensors()
+            self._cur_batch = image.shape[0]
+        for d, x in feeds:
+            it.set_tensor(d["index"], self._quantise(x, d))
+        it.invoke()
+        p_d, g_d = self._details[p_name], self._details[g_name]
+        return (self._dequantise(it.get_tensor(p_d["index"]), p_d),
+                self._dequantise(it.get_tensor(g_d["index"]), g_d))
+
+    def _release(self) -> None:
+        self._it = None
