@@ -1,0 +1,124 @@
+"""UDCformer: DTNet (Z-modulated DMNet + DGNet) and DILNet (landmark/image window cross-attention)
+at three scales, fused and read out by a small transformer head (LRDif sec. 3.1-3.2, eqs. 2-12)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import LRDifConfig
+from .landmark_regions import region_matrix
+from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, TransformerBlock
+
+
+class LandmarkHeatmap(nn.Module):
+    """Renders (B, N, 2) crop-normalised landmarks into a (B, G, R, R) region heatmap in-graph.
+
+    Separable Gaussian: gx[b,n,w] = exp(-(cx_w - x_n)^2 / 2s^2), gy likewise; the region sum
+    heat[b,g,h,w] = sum_n M[n,g] gy[b,n,h] gx[b,n,w] is one matmul per group (a fixed (N, G)
+    membership buffer M), then squashed with h / (1 + h). Only sub, mul, exp, matmul, div.
+    """
+
+    def __init__(self, cfg: LRDifConfig, res: int) -> None:
+        super().__init__()
+        self.res = res
+        self.groups = cfg.landmark_groups
+        self.inv_two_sigma2 = 1.0 / (2.0 * cfg.landmark_sigma ** 2)
+        centres = (torch.arange(res, dtype=torch.float32) + 0.5) / res
+        self.register_buffer("centres", centres.reshape(1, 1, res), persistent=False)
+        m = torch.from_numpy(region_matrix(cfg.num_landmarks, cfg.landmark_groups))
+        self.register_buffer("regions_t", m.t().contiguous().reshape(1, cfg.landmark_groups, cfg.num_landmarks, 1),
+                             persistent=False)
+
+    def forward(self, landmarks: torch.Tensor) -> torch.Tensor:
+        x = landmarks[:, :, 0:1]                                   # (B, N, 1)
+        y = landmarks[:, :, 1:2]
+        dx = self.centres - x                                      # (B, N, R)
+        dy = self.centres - y
+        gx = torch.exp(dx * dx * (-self.inv_two_sigma2))
+        gy = torch.exp(dy * dy * (-self.inv_two_sigma2))
+        gy = gy.unsqueeze(1) * self.regions_t                      # (B, G, N, R)
+        heat = torch.matmul(gy.transpose(-2, -1), gx.unsqueeze(1))  # (B, G, R_h, R_w)
+        return heat / (heat + 1.0)
+
+
+class LandmarkEncoder(nn.Module):
+    """Heatmap -> feature maps at S/4, S/8, S/16 (stands in for the paper's MobileFaceNet features)."""
+
+    def __init__(self, cfg: LRDifConfig) -> None:
+        super().__init__()
+        d0, d1, d2 = cfg.dims
+        self.heatmap = LandmarkHeatmap(cfg, cfg.resolutions[0])
+        self.stem = nn.Sequential(
+            nn.Conv2d(cfg.landmark_groups, d0, 3, padding=1), nn.GELU(),
+            nn.Conv2d(d0, d0, 3, padding=1, groups=d0), nn.Conv2d(d0, d0, 1),
+        )
+        self.down1 = nn.Sequential(nn.GELU(), nn.Conv2d(d0, d1, 2, stride=2))
+        self.down2 = nn.Sequential(nn.GELU(), nn.Conv2d(d1, d2, 2, stride=2))
+
+    def forward(self, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f0 = self.stem(self.heatmap(landmarks))
+        f1 = self.down1(f0)
+        f2 = self.down2(f1)
+        return f0, f1, f2
+
+
+class UDCformer(nn.Module):
+    def __init__(self, cfg: LRDifConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dims
+        self.stem = nn.Sequential(
+            nn.Conv2d(cfg.in_chans, d[0] // 2, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(d[0] // 2, d[0], 3, stride=2, padding=1),
+        )
+        self.landmarks = LandmarkEncoder(cfg)
+        self.downs = nn.ModuleList([
+            nn.Identity(),
+            nn.Sequential(LayerNorm2d(d[0], cfg.norm_eps), nn.Conv2d(d[0], d[1], 2, stride=2)),
+            nn.Sequential(LayerNorm2d(d[1], cfg.norm_eps), nn.Conv2d(d[1], d[2], 2, stride=2)),
+        ])
+        self.dtnet = nn.ModuleList([
+            nn.ModuleList([DTBlock(d[s], cfg.heads[s], cfg.ffn_expansion, cfg.epr_dim, cfg.norm_eps)
+                           for _ in range(cfg.depths[s])])
+            for s in range(3)
+        ])
+        self.dilnet = nn.ModuleList([
+            DILBlock(d[s], cfg.dil_heads[s], min(cfg.window_size, cfg.resolutions[s]),
+                     cfg.dil_mlp_ratio, cfg.norm_eps)
+            for s in range(3)
+        ])
+        # fusion x_s = Concat(F_s, O_s) -> 1x1 conv to head_dim, pooled to a token grid
+        self.fuse = nn.ModuleList([nn.Conv2d(2 * d[s], cfg.head_dim, 1) for s in range(3)])
+        self.pool_k = [cfg.resolutions[s] // min(cfg.token_grid, cfg.resolutions[s]) for s in range(3)]
+        n_tokens = sum((cfg.resolutions[s] // self.pool_k[s]) ** 2 for s in range(3))
+        self.num_tokens = n_tokens
+        self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, cfg.head_dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.ModuleList([
+            TransformerBlock(cfg.head_dim, cfg.head_heads, cfg.head_mlp_ratio, cfg.head_dropout, cfg.norm_eps)
+            for _ in range(cfg.head_depth)
+        ])
+        self.norm = LayerNormLast(cfg.head_dim, cfg.norm_eps)
+        self.drop = nn.Dropout(cfg.head_dropout)
+        self.classifier = nn.Linear(cfg.head_dim, cfg.num_classes)
+
+    def forward(self, image: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        lm_feats = self.landmarks(landmarks)
+        x = self.stem(image)
+        tokens = []
+        for s in range(3):
+            x = self.downs[s](x)
+            o = self.dilnet[s](x, lm_feats[s])             # DILNet on the scale's input features
+            for blk in self.dtnet[s]:
+                x = blk(x, z)                               # DTNet, modulated by the EPR Z
+            f = self.fuse[s](torch.cat([x, o], dim=1))
+            k = self.pool_k[s]
+            if k > 1:
+                f = F.avg_pool2d(f, kernel_size=k, stride=k)
+            tokens.append(f.flatten(2).transpose(1, 2))    # (B, g*g, head_dim)
+        t = torch.cat(tokens, dim=1) + self.pos_embed       # eq. 10: X = [x1, x2, x3]
+        for blk in self.blocks:                             # eqs. 11-12
+            t = blk(t)
+        t = self.norm(t).mean(dim=1)
+        return self.classifier(self.drop(t))
