@@ -100,7 +100,7 @@ class UDCformer(nn.Module):
             for _ in range(cfg.head_depth)
         ])
         self.norm = LayerNormLast(cfg.head_dim, cfg.norm_eps)
-        self.drop = nn.Dropout(cfg.head_dropout)
+        self.drop = nn.Dropout(cfg.head_dropout) if cfg.head_dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(cfg.head_dim, cfg.num_classes)
 
     def forward(self, image: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
