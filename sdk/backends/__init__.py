@@ -10,34 +10,24 @@ when chosen), coreml (macOS only). Every loading failure raises ModelLoadError n
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, ModelNotFoundError, describe
+from lrdif.sdk.backends.base import Backend, ModelLoadError, ModelNotFoundError
 
 __all__ = ["BACKENDS", "Backend", "ModelLoadError", "ModelNotFoundError", "detect_backend", "load_backend"]
 
 BACKENDS = ("onnxruntime", "tflite", "executorch", "coreml")
-_SUFFIXES = {".onnx": "onnxruntime", ".tflite": "tflite", ".pte": "executorch",
-             ".mlpackage": "coreml", ".mlmodel": "coreml"}
+_FORMAT_BACKEND = {"onnx": "onnxruntime", "tflite": "tflite", "executorch": "executorch", "coreml": "coreml"}
 
 
 def detect_backend(model: "str | os.PathLike | bytes") -> str:
-    """The backend for a model: by file suffix, or for bytes by magic number (TFLite 'TFL3',
-    ExecuTorch 'ET..' at offset 4; anything else is treated as ONNX)."""
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        head = bytes(model[:8])
-        if head[4:8] == b"TFL3":
-            return "tflite"
-        if head[4:6] == b"ET":
-            return "executorch"
-        return "onnxruntime"
-    suffix = Path(model).suffix.lower()
+    """The backend for a model, from its file type (`artifact_metadata.detect_format`: the suffix,
+    or for bytes the magic number)."""
+    from lrdif.sdk.artifact_metadata import MetadataError, detect_format
+
     try:
-        return _SUFFIXES[suffix]
-    except KeyError:
-        raise ModelLoadError(f"{describe(model)}: cannot tell the runtime from the suffix "
-                             f"{suffix or '(none)'}; use one of {sorted(_SUFFIXES)} or pass backend="
-                             f"one of {list(BACKENDS)}") from None
+        return _FORMAT_BACKEND[detect_format(model)]
+    except MetadataError as e:
+        raise ModelLoadError(f"{e}; or pass backend= one of {list(BACKENDS)}") from None
 
 
 def load_backend(model: "str | os.PathLike | bytes", backend: str = "auto",

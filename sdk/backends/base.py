@@ -52,6 +52,17 @@ def parse_metadata(text: "str | bytes | None", source: str) -> ModelMetadata:
         raise ModelLoadError(f"{source}: invalid lrdif metadata: {e}") from None
 
 
+def load_artifact_metadata(model: "str | bytes", source: str) -> ModelMetadata:
+    """Embedded metadata of a .tflite / .pte / .mlpackage via lrdif.sdk.artifact_metadata."""
+    from lrdif.sdk.artifact_metadata import read_metadata
+
+    try:
+        return read_metadata(model)
+    except (MetadataError, OSError) as e:
+        msg = str(e).replace("<bytes>", source)
+        raise ModelLoadError(msg if source in msg else f"{source}: {msg}") from None
+
+
 def _expected_shapes(meta: ModelMetadata) -> dict[str, tuple]:
     b = meta.batch or None
     s = meta.input_size

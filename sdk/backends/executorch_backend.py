@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, validate_io
-from lrdif.sdk.backends.litert import load_artifact_metadata
+from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, load_artifact_metadata, validate_io
 from lrdif.sdk.metadata import ModelMetadata
 
 

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, validate_io
+from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, load_artifact_metadata, validate_io
 from lrdif.sdk.metadata import ModelMetadata
 
 _GENERIC = re.compile(r"^(args|input|output)_\d+$")
@@ -20,20 +20,6 @@ def _short(name: str) -> str:
     if n.endswith("_output") and n != "_output":
         n = n[: -len("_output")]
     return n
-
-
-def load_artifact_metadata(model: "str | bytes", source: str) -> ModelMetadata:
-    """Embedded metadata of a .tflite / .pte / .mlpackage via lrdif.sdk.artifact_metadata."""
-    from lrdif.sdk.metadata import MetadataError
-
-    try:
-        from lrdif.sdk.artifact_metadata import read_metadata
-    except ImportError as e:  # pragma: no cover - only while the module is missing
-        raise ModelLoadError(f"{source}: cannot read its metadata: {e}") from None
-    try:
-        return read_metadata(model)
-    except (MetadataError, ValueError, KeyError, OSError) as e:
-        raise ModelLoadError(f"{source}: no valid lrdif metadata: {e}") from None
 
 
 class LiteRTBackend(Backend):
