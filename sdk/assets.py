@@ -121,7 +121,7 @@ def verify_file(path: str | os.PathLike, asset: FaceModelAsset) -> Path:
         raise AssetIntegrityError(
             f"{asset.key} model {p} failed the sha256 check: got {digest}, expected {asset.sha256} "
             f"({asset.filename} from mediapipe=={MEDIAPIPE_WHEEL_VERSION}). The file is corrupted or "
-            f"was replaced; run `lrdif-setup --force` to fetch it again."
+            f"was replaced; run `lrdif-setup` to fetch it again."
         )
     return p
 
