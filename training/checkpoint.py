@@ -58,6 +58,9 @@ def save_checkpoint(path: str | os.PathLike, model: LRDif, cfg: LRDifConfig, sta
             torch.save(ckpt, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         try:
