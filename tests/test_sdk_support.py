@@ -1,0 +1,164 @@
+"""Shared helpers of the SDK tests (no tests here): test artifacts exported once per session from
+the `tiny` LRDif preset, the face-model check and synthetic frames built from real face photos.
+
+Artifacts are built lazily and cached for the whole pytest session in one temporary directory
+(functools.cache), so every test module that imports these helpers shares them.
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_NPZ = ROOT.parent / "shared" / "data" / "ferplus" / "ferplus_tiny64_48x48_uint8.npz"
+
+
+@functools.cache
+def _workdir() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="lrdif-sdk-tests-"))
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+def require_face_models() -> None:
+    """The cached MediaPipe face models (filled by `lrdif-setup`; tests never download)."""
+    from lrdif.sdk.assets import AssetError, face_model_paths
+
+    try:
+        face_model_paths(download=False)
+    except AssetError as e:
+        pytest.fail(f"face models missing from the cache; run `lrdif-setup` first: {e}")
+
+
+@functools.cache
+def _tiny_model():
+    import torch
+
+    from lrdif.training.model import LRDif, LRDifInference, get_config
+
+    torch.manual_seed(0)
+    cfg = get_config("tiny")
+    return LRDifInference(LRDif(cfg)).eval(), cfg
+
+
+def tiny_metadata(**changes):
+    from lrdif.sdk.metadata import CropSpec, ModelMetadata
+
+    _, cfg = _tiny_model()
+    md = ModelMetadata(labels=ModelMetadata().labels[:cfg.num_classes], input_size=cfg.input_size,
+                       crop=CropSpec(size=cfg.input_size), diffusion_steps=cfg.diffusion_steps,
+                       preset="tiny", model_name="lrdif-tiny-test")
+    return md.replace(**changes)
+
+
+def _sample_args(batch: int):
+    import torch
+
+    _, cfg = _tiny_model()
+    g = torch.Generator().manual_seed(1)
+    s = cfg.input_size
+    return (torch.rand(batch, 3, s, s, generator=g) * 2 - 1, torch.rand(batch, 468, 2, generator=g))
+
+
+@functools.cache
+def onnx_artifact(metadata: bool = True) -> Path:
+    """Tiny LRDif as ONNX, dynamic batch, metadata embedded (or not)."""
+    import torch
+
+    from lrdif.sdk.artifact_metadata import embed_metadata
+
+    model, _ = _tiny_model()
+    path = _workdir() / ("tiny.onnx" if metadata else "tiny-nometa.onnx")
+    names = ["image", "landmarks", "probabilities", "logits"]
+    with torch.no_grad():
+        torch.onnx.export(model, _sample_args(2), str(path), input_names=names[:2], output_names=names[2:],
+                          dynamic_axes={n: {0: "batch"} for n in names}, dynamo=False, opset_version=17)
+    if metadata:
+        embed_metadata(path, tiny_metadata(target="onnx"))
+    return path
+
+
+def onnx_with_metadata(name: str, **changes) -> Path:
+    """A copy of the tiny ONNX artifact whose embedded metadata has `changes` (for mismatch tests)."""
+    from lrdif.sdk.artifact_metadata import embed_metadata
+
+    path = _workdir() / name
+    shutil.copyfile(onnx_artifact(), path)
+    embed_metadata(path, tiny_metadata(target="onnx").replace(**changes))
+    return path
+
+
+@functools.cache
+def tflite_artifact() -> Path:
+    """Tiny LRDif as float TFLite (litert-torch), fixed batch 1, metadata appended."""
+    import torch
+
+    import litert_torch
+    from lrdif.sdk.artifact_metadata import embed_metadata
+
+    model, _ = _tiny_model()
+    path = _workdir() / "tiny.tflite"
+    with torch.no_grad():
+        litert_torch.convert(model, _sample_args(1)).export(str(path))
+    embed_metadata(path, tiny_metadata(target="tflite", batch=1))
+    return path
+
+
+@functools.cache
+def pte_artifact() -> Path:
+    """Tiny LRDif as an ExecuTorch XNNPACK program, fixed batch 1, with its metadata sidecar."""
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    from lrdif.sdk.artifact_metadata import embed_metadata
+
+    model, _ = _tiny_model()
+    path = _workdir() / "tiny.pte"
+    with torch.no_grad():
+        ep = torch.export.export(model, _sample_args(1))
+        prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
+    path.write_bytes(prog.buffer)
+    embed_metadata(path, tiny_metadata(target="executorch", batch=1))
+    return path
+
+
+def scratch(name: str) -> Path:
+    return _workdir() / name
+
+
+# ---------------------------------------------------------------------------- frames
+def astronaut() -> np.ndarray:
+    from lrdif.sdk.assets import sample_image
+
+    return sample_image()
+
+
+def fer_faces_frame(indices=(5, 14, 23), side: int = 192, gap: int = 24) -> tuple[np.ndarray, list]:
+    """Real FERPlus faces (48x48 gray, upscaled to `side`) pasted in a row on a grey frame.
+    Returns the RGB frame and the (x, y, w, h) tile of each pasted face."""
+    import cv2
+
+    images = np.load(TINY_NPZ)["images"]
+    w = len(indices) * side + (len(indices) + 1) * gap
+    frame = np.full((side + 2 * gap, w), 110, np.uint8)
+    tiles = []
+    for k, i in enumerate(indices):
+        x = gap + k * (side + gap)
+        frame[gap:gap + side, x:x + side] = cv2.resize(images[i], (side, side), interpolation=cv2.INTER_CUBIC)
+        tiles.append((x, gap, side, side))
+    return np.repeat(frame[:, :, None], 3, axis=2), tiles
+
+
+def shifted(img: np.ndarray, dx: int, dy: int = 0, pad: int = 64) -> np.ndarray:
+    """`img` on a larger grey canvas, moved by (dx, dy) pixels (a face moving across the view)."""
+    h, w = img.shape[:2]
+    canvas = np.full((h + 2 * pad, w + 2 * pad, 3), 90, np.uint8)
+    canvas[pad + dy:pad + dy + h, pad + dx:pad + dx + w] = img
+    return canvas
