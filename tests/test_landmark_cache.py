@@ -1,0 +1,89 @@
+"""Per-dataset landmark cache (lrdif.training.landmarks) on the tiny real FERPlus file."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrdif.sdk.assets import AssetError, face_model_paths
+from lrdif.sdk.metadata import CropSpec
+from lrdif.training.landmarks import apply_affine_crops, compute_landmark_cache
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _models():
+    try:
+        face_model_paths(download=False)
+    except AssetError as e:
+        pytest.fail(f"face models are not in the lrdif cache; run `lrdif-setup` before the tests ({e})")
+
+
+@pytest.fixture(scope="module")
+def tiny_images(tiny_npz):
+    return np.load(tiny_npz)["images"]
+
+
+def test_cache_round_trip(tiny_images, tmp_path):
+    c = compute_landmark_cache(tiny_images, cache_dir=tmp_path, progress=False)
+    n = len(tiny_images)
+    assert not c.from_cache and c.path is not None and c.path.exists() and c.path.parent == tmp_path
+    assert c.affine.shape == (n, 2, 3) and c.affine.dtype == np.float32
+    assert c.landmarks.shape == (n, 468, 2) and c.landmarks.dtype == np.float32
+    assert c.found.shape == (n,) and c.found.dtype == bool
+    assert c.score.shape == (n,) and c.presence.shape == (n,)
+    assert c.report["n"] == n and c.report["found"] + c.report["fallback"] == n
+    assert c.found.sum() >= 60                      # measured: 64/64
+    assert np.all(c.score[c.found] >= 0.5)
+    assert np.all((c.landmarks >= 0) & (c.landmarks <= 1))
+    # eyes level in the crop
+    d = c.landmarks[:, 263] - c.landmarks[:, 33]
+    assert np.abs(d[:, 1]).max() < 1e-3 and d[:, 0].min() > 0.15
+    # second call hits the cache and returns the same arrays
+    c2 = compute_landmark_cache(tiny_images, cache_dir=tmp_path, progress=False)
+    assert c2.from_cache and c2.path == c.path and c2.report == c.report
+    for k in ("affine", "landmarks", "found", "score", "presence"):
+        np.testing.assert_array_equal(getattr(c2, k), getattr(c, k))
+    # a different spec or different images is a different cache entry
+    c3 = compute_landmark_cache(tiny_images[:8], cache_dir=tmp_path, progress=False, spec=CropSpec(size=32))
+    assert not c3.from_cache and c3.path != c.path and c3.affine.shape == (8, 2, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([c.path.name, c3.path.name])  # no temp files left
+
+
+def test_crops_and_landmarks_agree(tiny_images, tmp_path):
+    c = compute_landmark_cache(tiny_images, cache_dir=tmp_path, progress=False)
+    crops = apply_affine_crops(tiny_images, c.affine, c.spec.size)
+    assert crops.shape == (len(tiny_images), 64, 64, 3) and crops.dtype == np.uint8
+    assert np.array_equal(crops, c.crops(tiny_images))
+    # default framing reproduces FER2013's: the crop looks like the resized original on average
+    import cv2
+    ref = np.stack([cv2.resize(g, (64, 64), interpolation=cv2.INTER_LINEAR) for g in tiny_images]).astype(np.float32)
+    assert abs(crops[..., 0].astype(np.float32).mean() - ref.mean()) < 10
+    # colour input gives the same result as grey
+    rgb = np.repeat(tiny_images[:4, ..., None], 3, axis=3)
+    c_rgb = compute_landmark_cache(rgb, cache_dir=tmp_path, progress=False)
+    np.testing.assert_allclose(c_rgb.affine, c.affine[:4], atol=1e-4)
+
+
+def test_fallback_on_blank_images(tmp_path):
+    imgs = np.full((3, 48, 48), 128, np.uint8)
+    c = compute_landmark_cache(imgs, cache_dir=tmp_path, progress=False)
+    assert not c.found.any() and c.report["fallback"] == 3 and c.report["found"] == 0
+    assert np.all(c.score == 0)
+    assert np.all(np.isfinite(c.affine)) and np.all((c.landmarks >= 0) & (c.landmarks <= 1))
+
+
+@pytest.mark.parametrize("bad, exc", [
+    (None, TypeError),
+    ([[0]], TypeError),
+    (np.zeros((2, 48, 48), np.float32), TypeError),
+    (np.zeros((2, 48), np.uint8), ValueError),
+    (np.zeros((2, 48, 48, 4), np.uint8), ValueError),
+    (np.zeros((0, 48, 48), np.uint8), ValueError),
+])
+def test_bad_images_raise(bad, exc, tmp_path):
+    with pytest.raises(exc, match="images"):
+        compute_landmark_cache(bad, cache_dir=tmp_path, progress=False)
+
+
+def test_apply_affine_crops_bad_affine(tiny_images):
+    with pytest.raises(ValueError, match="affine"):
+        apply_affine_crops(tiny_images[:2], np.zeros((3, 2, 3)), 64)
