@@ -630,6 +630,9 @@ def load_dataset(path: str | os.PathLike, split: str | None = None, classes: int
 
     `max_side` downscales large image files (KDEF is 562x762) so that the whole set fits in memory;
     npz/csv images are returned unchanged."""
+    normalise_split(split)  # reject unknown split names before reading anything
+    if classes not in (7, 8):
+        raise DatasetError(f"classes must be 7 or 8, got {classes!r}")
     layout = detect_layout(path)
     p = Path(path)
     if layout == "npz":
