@@ -685,7 +685,7 @@ def _run(args) -> int:
                 loss = loss * float("nan")
             bad = not bool(torch.isfinite(loss.detach()))
             if dist.any_flag(bad):
-                raise TrainError(f"non-finite loss ({float(loss):.4g}) at step {global_step} (epoch {epoch + 1}, "
+                raise TrainError(f"non-finite loss ({float(loss.detach()):.4g}) at step {global_step} (epoch {epoch + 1}, "
                                  f"batch {b}; lr {sched.get_last_lr()[0]:.3g}); stopping. Lower --lr or check the data")
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,209 @@
+"""lrdif-train / lrdif-eval end to end on the tiny preset and the tiny FERPlus npz (2 steps a stage)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lrdif.training import evaluate, train
+from lrdif.training.checkpoint import load_checkpoint
+
+FAST_MIX = "none:0.5,lowlight:0.5"  # the UDC kinds cost ~30 s of PSF set-up per process (run once below)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("train_eval")
+
+
+def _common(tiny_npz, work, out, *extra):
+    return ["--data", str(tiny_npz), "--batch-size", "16", "--out", str(out), "--threads", "1",
+            "--cache-dir", str(work / "lmcache"), "--no-progress", "--val-size", "0", "--log-every", "1", *extra]
+
+
+@pytest.fixture(scope="module")
+def stage1(tiny_npz, work):
+    out = work / "stage1"
+    # the default training mix (TOLED + POLED + low light + clean)
+    rc = train.main(["stage1", "--preset", "tiny", "--max-steps", "2", *_common(tiny_npz, work, out)])
+    assert rc == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def stage2(tiny_npz, work, stage1):
+    out = work / "stage2"
+    rc = train.main(["stage2", "--teacher", str(stage1 / "best.pt"), "--max-steps", "2",
+                     "--warmup-prior-epochs", "0.25", "--degradations", FAST_MIX, *_common(tiny_npz, work, out)])
+    assert rc == 0
+    return out
+
+
+def _rows(p: Path) -> list[dict]:
+    with open(p, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_stage1_outputs(stage1):
+    for f in ("best.pt", "last.pt", "train_state.pt", "train_log.csv", "curves.png", "summary.json"):
+        assert (stage1 / f).is_file(), f
+    rows = _rows(stage1 / "train_log.csv")
+    assert [r["step"] for r in rows if r["phase"] == "train"] == ["1", "2"]
+    val = [r for r in rows if r["phase"] == "val"]
+    assert val and {"val_acc_none", "val_acc_udc-toled", "val_acc_udc-poled", "val_acc_lowlight",
+                    "val_acc_mean", "lr", "time_s", "train_acc", "loss"} <= set(val[0])
+    assert all(np.isfinite(float(r["loss"])) for r in rows if r["phase"] == "train")
+    model, cfg, ck = load_checkpoint(stage1 / "best.pt", expected_stage=1)
+    assert ck["preset"] == "tiny" and cfg.num_classes == 8
+    assert ck["meta"]["global_step"] == 2 and ck["meta"]["loss"] == "ce"
+    s = json.loads((stage1 / "summary.json").read_text())
+    assert s["global_step"] == 2 and s["world_size"] == 1
+
+
+def test_resume_continues(tiny_npz, work, stage1):
+    out = work / "resume"
+    shutil.copytree(stage1, out)
+    rc = train.main(["stage1", "--max-steps", "3", "--resume", *_common(tiny_npz, work, out)])
+    assert rc == 0
+    st = torch.load(out / "train_state.pt", weights_only=False)
+    assert st["global_step"] == 3 and st["preset"] == "tiny"
+    steps = [r["step"] for r in _rows(out / "train_log.csv") if r["phase"] == "train"]
+    assert steps == ["1", "2", "3"]
+    # resuming with a different model config is refused
+    rc = train.main(["stage1", "--preset", "mobile", "--max-steps", "4", "--resume", *_common(tiny_npz, work, out)])
+    assert rc == 2
+
+
+def test_stage2_outputs(stage2, stage1):
+    model, cfg, ck = load_checkpoint(stage2 / "best.pt", expected_stage=2)
+    assert ck["meta"]["teacher"] == str(stage1 / "best.pt")
+    assert ck["meta"]["loss"] == "ce+kl" and cfg.diffusion and cfg.insert_noise
+    rows = [r for r in _rows(stage2 / "train_log.csv") if r["phase"] == "train"]
+    assert float(rows[-1]["loss_kl"]) > 0  # KL to the frozen teacher EPR is in the loss
+    # FPEN_S1 stayed frozen: identical to the teacher's
+    t, _, _ = load_checkpoint(stage1 / "best.pt")
+    for k, v in t.fpen_s1.state_dict().items():
+        assert torch.equal(v, model.fpen_s1.state_dict()[k]), k
+
+
+def test_stage2_ablation_flags(tiny_npz, work, stage1):
+    out = work / "v1"
+    rc = train.main(["stage2", "--teacher", str(stage1 / "best.pt"), "--max-steps", "1", "--no-diffusion",
+                     "--loss", "ce", "--degradations", FAST_MIX, *_common(tiny_npz, work, out)])
+    assert rc == 0
+    _, cfg, ck = load_checkpoint(out / "best.pt")
+    assert not cfg.diffusion and ck["meta"]["loss"] == "ce"
+
+
+def test_eval_json_and_figures(tiny_npz, work, stage1, stage2):
+    j = work / "eval" / "e.json"
+    rc = evaluate.main(["--checkpoint", str(stage2 / "best.pt"), "--data", str(tiny_npz), "--degradation", "lowlight",
+                        "--json", str(j), "--confusion", str(work / "eval" / "cm.png"), "--steps-curve", "1,2,4",
+                        "--tsne", str(work / "eval" / "tsne.png"), "--tsne-size", "24", "--threads", "1",
+                        "--cache-dir", str(work / "lmcache"),
+                        "--ablation", f"S1={stage1 / 'best.pt'}", f"V3={stage2 / 'best.pt'}"])
+    assert rc == 0
+    r = json.loads(j.read_text())
+    assert {"accuracy", "n", "macro_f1", "per_class", "confusion", "config", "steps", "degradation"} <= set(r)
+    assert r["n"] == 64 and r["split"] == "all" and r["degradation"] == "lowlight" and r["steps"] == 4
+    assert np.array(r["confusion"]).sum() == 64 and len(r["per_class"]) == 8
+    assert abs(r["accuracy"] - np.trace(np.array(r["confusion"])) / 64) < 1e-9
+    assert (work / "eval" / "cm.png").stat().st_size > 1000 and (work / "eval" / "tsne.png").stat().st_size > 1000
+    assert r["steps_curve"]["steps"] == [1, 2, 4] and Path(r["steps_curve"]["png"]).is_file()
+    names = [row["name"] for row in r["ablation"]]
+    assert names[0] == "LRDif_S1" and r["ablation"][0]["ground_truth"] and not r["ablation"][0]["diffusion_model"]
+    assert r["ablation"][1]["L_total"] and r["ablation"][1]["insert_noise"]
+    # stage-1 checkpoints evaluate with the ground-truth prior, flagged
+    j1 = work / "eval" / "s1.json"
+    assert evaluate.main(["--checkpoint", str(stage1 / "best.pt"), "--data", str(tiny_npz), "--json", str(j1),
+                          "--cache-dir", str(work / "lmcache"), "--threads", "1"]) == 0
+    assert json.loads(j1.read_text())["uses_ground_truth_labels"] is True
+
+
+def test_eval_on_split_data_and_other_layouts(tmp_path, tiny_npz, work, stage2):
+    with np.load(tiny_npz) as z:
+        images, votes = z["images"], z["votes"]
+    rgb = np.repeat(images[..., None], 3, axis=-1)
+    split = np.array([0] * 32 + [1] * 16 + [2] * 16, np.uint8)
+    p = tmp_path / "rgb_split.npz"
+    np.savez(p, images=rgb, votes=votes, split=split)
+    j = tmp_path / "e.json"
+    common = ["--checkpoint", str(stage2 / "best.pt"), "--data", str(p), "--json", str(j),
+              "--cache-dir", str(work / "lmcache"), "--threads", "1"]
+    assert evaluate.main(common) == 0
+    r = json.loads(j.read_text())
+    assert r["split"] == "test" and r["n"] == 16  # default: PrivateTest
+    assert evaluate.main(common + ["--split", "public+private"]) == 0
+    assert json.loads(j.read_text())["n"] == 32
+    assert evaluate.main(common + ["--degradation", "none,lowlight"]) == 0
+    assert set(json.loads(j.read_text())["per_degradation"]) == {"none", "lowlight"}
+
+
+def test_bad_inputs(tiny_npz, work, stage1, stage2, capsys, monkeypatch):
+    out = work / "bad"
+    rc = train.main(["stage1", "--preset", "huge", "--max-steps", "1", *_common(tiny_npz, work, out)])
+    assert rc == 2 and "unknown preset 'huge'" in capsys.readouterr().err
+    rc = train.main(["stage1", "--preset", "tiny", "--max-steps", "1",
+                     *_common(work / "missing.npz", work, out)])
+    assert rc == 2 and "missing.npz" in capsys.readouterr().err
+    rc = train.main(["stage1", "--preset", "tiny", "--degradations", "rain:1", *_common(tiny_npz, work, out)])
+    assert rc == 2 and "unknown kind 'rain'" in capsys.readouterr().err
+    # stage-2 against a teacher of another class count / a stage-2 "teacher"
+    rc = train.main(["stage2", "--teacher", str(stage1 / "best.pt"), "--classes", "7", "--max-steps", "1",
+                     *_common(tiny_npz, work, out)])
+    assert rc == 2 and "does not match the teacher" in capsys.readouterr().err
+    rc = train.main(["stage2", "--teacher", str(stage2 / "best.pt"), "--max-steps", "1", *_common(tiny_npz, work, out)])
+    assert rc == 2 and "stage 2, expected stage 1" in capsys.readouterr().err
+    rc = train.main(["stage2", "--teacher", str(work / "none.pt"), "--max-steps", "1", *_common(tiny_npz, work, out)])
+    assert rc == 2 and "teacher checkpoint not found" in capsys.readouterr().err
+    # NaN loss -> clear error naming the step
+    rc = train.main(["stage1", "--preset", "tiny", "--max-steps", "3", "--debug-nan-step", "1",
+                     "--degradations", FAST_MIX, *_common(tiny_npz, work, out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "non-finite loss" in err and "at step 1" in err
+    # eval: mismatched classes, missing shipped model, bad degradation
+    ev = ["--data", str(tiny_npz), "--cache-dir", str(work / "lmcache"), "--threads", "1"]
+    assert evaluate.main(["--checkpoint", str(stage2 / "best.pt"), "--classes", "7", *ev]) == 2
+    assert "does not match the checkpoint" in capsys.readouterr().err
+    assert evaluate.main(["--checkpoint", str(stage2 / "best.pt"), "--degradation", "fog", *ev]) == 2
+    assert "unknown kind" in capsys.readouterr().err
+    monkeypatch.setattr(evaluate, "default_checkpoint", lambda: work / "weights" / "lrdif-mobile.pt")
+    assert evaluate.main(ev) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert evaluate.main(["--checkpoint", str(tiny_npz), *ev]) == 2  # not a checkpoint
+    assert "cannot load checkpoint" in capsys.readouterr().err
+    assert evaluate.main(["--checkpoint", str(stage1 / "best.pt"), "--steps-curve", "1,2", *ev]) == 2
+
+
+def test_seven_class_training(tiny_npz, work):
+    out = work / "c7"
+    assert train.main(["stage1", "--preset", "tiny", "--classes", "7", "--max-steps", "1",
+                       "--degradations", FAST_MIX, *_common(tiny_npz, work, out)]) == 0
+    _, cfg, _ = load_checkpoint(out / "best.pt")
+    assert cfg.num_classes == 7
+
+
+def test_torchrun_ddp_two_processes(tiny_npz, work):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed")
+    out = work / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t0 = time.time()
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lrdif.training.train",
+                        "stage1", "--preset", "tiny", "--max-steps", "2", "--degradations", FAST_MIX,
+                        *_common(tiny_npz, work, out)], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["world_size"] == 2 and s["global_step"] == 2
+    load_checkpoint(out / "best.pt", expected_stage=1)
+    assert time.time() - t0 < 300
