@@ -1,0 +1,248 @@
+"""`lrdif-export`: checkpoint -> stage-2 inference graph -> ONNX / CoreML / TFLite / ExecuTorch
+artifacts with embedded metadata, each verified in its own runtime on real face crops.
+
+Exit status: 0 all requested targets exported (and verified), 1 a target failed (the others still
+run; the report says which), 2 bad flags or missing inputs (found before any work). Failures print
+one line `lrdif-export: error: ...` on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lrdif.export.data import MIN_CALIB
+from lrdif.export.graph import ExportError, UsageError, default_checkpoint
+
+PROG = "lrdif-export"
+
+
+def _default_data() -> Path:
+    try:
+        from lrdif.training.data import resolve_data_path
+        return resolve_data_path(None)
+    except ImportError:
+        return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ferplus" / "ferplus_48x48_uint8.npz"
+
+
+def _data_path(p: str | None) -> Path:
+    if p is None:
+        return _default_data()
+    try:
+        from lrdif.training.data import resolve_data_path
+        return resolve_data_path(p)
+    except ImportError:
+        return Path(p)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lrdif.export.targets import TARGETS
+
+    ap = _Parser(prog=PROG, description="Export the LRDif stage-2 model to on-device formats and verify them.")
+    ap.add_argument("--target", default="all", help=f"one of {', '.join(TARGETS)}, all (default all)")
+    ap.add_argument("--int8", action="store_true", help="export the int8 variant (meaning per target: export/README.md)")
+    ap.add_argument("--fp16", action="store_true", help="CoreML: fp16 compute precision (ignored by the other targets under --target all)")
+    ap.add_argument("--checkpoint", default=None, help=f"stage-2 checkpoint (default: the shipped model {default_checkpoint()})")
+    ap.add_argument("--out", default="lrdif_export", help="output folder (default ./lrdif_export)")
+    ap.add_argument("--calib", default=None, help="calibration dataset for static int8 (default: FERPlus npz, training split)")
+    ap.add_argument("--calib-size", type=int, default=MIN_CALIB, help=f"class-balanced calibration crops (>= {MIN_CALIB})")
+    ap.add_argument("--allow-small-calib", action="store_true", help=f"allow --calib-size < {MIN_CALIB} (tests only)")
+    ap.add_argument("--verify-data", default=None, help="verification dataset (default: FERPlus npz, PrivateTest split)")
+    ap.add_argument("--verify-size", type=int, default=500, help="verification crops per set (clean, UDC; default 500)")
+    ap.add_argument("--opset", type=int, default=18, help="ONNX opset, 13-23 (default 18)")
+    ap.add_argument("--steps", type=int, default=None, help="diffusion steps unrolled in the graph (default: the config's T)")
+    ap.add_argument("--tflite-int8", choices=("static", "dynamic"), default="static",
+                    help="TFLite int8 flavour: static full-integer (int8 IO, default) or dynamic-range (float IO)")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the runtimes (default 1)")
+    ap.add_argument("--no-verify", action="store_true", help="skip running the artifacts on real crops")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    return ap
+
+
+def _targets(spec: str) -> list[str]:
+    from lrdif.export.targets import TARGETS
+
+    names = []
+    for raw in spec.split(","):
+        t = raw.strip().lower()
+        if t == "all":
+            names.extend(TARGETS)
+            continue
+        if t not in TARGETS:
+            close = difflib.get_close_matches(t, list(TARGETS) + ["all"], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; choose from {', '.join(TARGETS)}, all"
+            raise UsageError(f"unknown target '{raw.strip()}'{hint}")
+        names.append(t)
+    return list(dict.fromkeys(names))
+
+
+def _check_args(args: argparse.Namespace) -> tuple[list[str], Path]:
+    from lrdif.export.targets import REGISTRY
+
+    names = _targets(args.target)
+    if args.fp16 and not any(REGISTRY[n].supports_fp16 for n in names):
+        raise UsageError(f"--fp16 applies to coreml only (targets: {', '.join(names)})")
+    if args.calib_size < 1 or (args.calib_size < MIN_CALIB and not args.allow_small_calib):
+        raise UsageError(f"--calib-size {args.calib_size} is below {MIN_CALIB} (static int8 needs >= {MIN_CALIB} "
+                         f"real crops; --allow-small-calib is for tests)")
+    if args.verify_size < 1:
+        raise UsageError(f"--verify-size must be >= 1, got {args.verify_size}")
+    if not 13 <= args.opset <= 23:
+        raise UsageError(f"--opset {args.opset} is not supported (13-23)")
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.checkpoint is None:
+        ckpt = default_checkpoint()
+        if not ckpt.is_file():
+            raise UsageError(f"the default model checkpoint {ckpt} does not exist (the shipped lrdif-mobile "
+                             f"weights are not trained/installed yet); pass --checkpoint PATH")
+    else:
+        ckpt = Path(args.checkpoint)
+        if not ckpt.is_file():
+            raise UsageError(f"checkpoint not found: {ckpt}")
+    needs_calib = args.int8 and any(n != "coreml" for n in names)  # CoreML int8 = weights only
+    if needs_calib:
+        p = _data_path(args.calib)
+        if not p.exists():
+            raise UsageError(f"calibration data not found: {p} (--calib); static int8 calibrates on real crops, "
+                             f"there is no fallback")
+        args.calib = p
+    else:
+        args.calib = None
+    if not args.no_verify:
+        p = _data_path(args.verify_data)
+        if not p.exists():
+            raise UsageError(f"verification data not found: {p} (--verify-data, or --no-verify)")
+        args.verify_data = p
+    return names, ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        names, ckpt = _check_args(args)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, names, ckpt)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except (ExportError, OSError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, names: list[str], ckpt: Path) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    from lrdif.export import report as rep
+    from lrdif.export.data import DataError, load_calibration, load_verification
+    from lrdif.export.graph import load_inference
+    from lrdif.export.targets import REGISTRY, VerifyData
+    from lrdif.export.targets.tflite import TFLiteTarget
+
+    torch.set_num_threads(args.threads)
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr, flush=True))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    log(f"loading {ckpt}")
+    graph = load_inference(ckpt, args.steps)
+    cfg, k = graph.cfg, len(graph.labels)
+    log(f"model: preset {graph.preset}, {k} classes, {graph.steps} diffusion steps, "
+        f"{sum(p.numel() for p in graph.module.parameters()):,} parameters")
+    report = rep.load(out)
+    report["run"] = {"checkpoint": str(ckpt), "preset": graph.preset, "steps": graph.steps, "labels": list(graph.labels),
+                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv[1:],
+                     "platform": sys.platform}
+
+    calib = None
+    try:
+        if args.calib is not None:
+            log(f"calibration: {args.calib_size} class-balanced crops from {args.calib} (clean/UDC/low-light mix)")
+            calib = load_calibration(args.calib, args.calib_size, k, int(cfg.input_size), progress=not args.quiet)
+            report["calibration"] = calib.info
+            log(f"calibration classes {calib.info['class_counts']}, split {calib.info['split']}")
+        vdata = None
+        if not args.no_verify:
+            log(f"verification: {args.verify_size} crops from {args.verify_data}, clean + UDC")
+            sets = load_verification(args.verify_data, args.verify_size, k, int(cfg.input_size), progress=not args.quiet)
+            report["verification"] = sets["clean"].info | {"sets": list(sets)}
+            reference = {}
+            with torch.no_grad():
+                for name, fs in sets.items():
+                    reference[name] = torch.cat([
+                        graph.module(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[0]
+                        for i in range(0, len(fs), 64)]).numpy()
+                    acc = float((reference[name].argmax(1) == fs.labels).mean() * 100)
+                    report["verification"][f"torch_fp32_accuracy_{name}"] = acc
+                    log(f"torch fp32 accuracy on {name}: {acc:.2f}%")
+            vdata = VerifyData(sets=sets, reference=reference, module=graph.module, metadata=graph.metadata,
+                               threads=args.threads)
+    except DataError as e:
+        raise UsageError(str(e)) from None
+
+    sample = graph.sample_inputs(1)
+    failed = []
+    for name in names:
+        target = TFLiteTarget(args.tflite_int8) if name == "tflite" else REGISTRY[name]
+        fp16 = bool(args.fp16 and target.supports_fp16)
+        md = target.metadata_for(graph.metadata, args.int8, fp16)
+        variant = "-".join(v for v in ("int8" if args.int8 else "", "fp16" if fp16 else "") if v) or "fp32"
+        path = out / target.filename(graph.metadata.model_name, args.int8, fp16)
+        entry: dict[str, Any] = {"target": name, "variant": variant, "quantisation": md.quantisation,
+                                 "int8_meaning": " ".join((type(target).__doc__ or "").split()) if args.int8 else None,
+                                 "batch": md.batch}
+        log(f"{name} ({variant}): exporting -> {path}")
+        t0 = time.perf_counter()
+        try:
+            target.export(graph.module, sample, path, args.int8, calib, md, opset=args.opset, fp16=fp16)
+            entry.update(artifact=str(path), size_bytes=target.artifact_size(path),
+                         export_seconds=round(time.perf_counter() - t0, 1), **target.export_info)
+            if "delegate_partitions" in target.export_info:
+                log(f"{name}: {target.export_info['delegate_partitions']} XNNPACK delegate partitions; outside: "
+                    f"{target.export_info['ops_outside_delegate']}")
+            if vdata is not None:
+                log(f"{name} ({variant}): verifying in {target.runtime}")
+                vdata.metadata = md
+                entry.update(target.verify(path, vdata))
+                entry["bars"] = rep.bars(entry)
+            entry["status"] = "ok"
+        except Exception as e:  # one target failing must not stop the others
+            msg = " ".join(f"{type(e).__name__}: {e}".split())[:500]
+            entry.update(status="failed", error=msg)
+            failed.append(name)
+            print(f"{PROG}: error: {name} ({variant}) failed: {msg}", file=sys.stderr)
+        report["entries"][f"{name}-{variant}"] = entry
+        rep.write(out, report)
+
+    j, m = rep.write(out, report)
+    if not args.quiet:
+        print(rep.table(rep.summary_rows(report)))
+        print(f"report: {j} and {m.name}")
+    if failed:
+        print(f"{PROG}: error: failed target(s): {', '.join(failed)} (see {j})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""ExecuTorch target (runtime: `executorch.runtime.Runtime`, XNNPACK delegate)."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrdif.sdk.metadata import ModelMetadata
+
+from . import Target, calibrate_pt2e, require_calib
+
+
+def delegation_summary(edge: Any) -> dict[str, Any]:
+    """Number of XNNPACK delegate partitions and the ops left outside them (run on the CPU portable
+    kernels) in a lowered EdgeProgramManager."""
+    gm = edge.exported_program().graph_module
+    parts = 0
+    outside: dict[str, int] = {}
+    for n in gm.graph.nodes:
+        if n.op != "call_function":
+            continue
+        t = str(getattr(n.target, "__name__", n.target))
+        if "executorch_call_delegate" in t:
+            parts += 1
+        elif "getitem" not in t:
+            name = t.split(":")[0].replace("<EdgeOpOverload: ", "").replace(">", "")
+            outside[name] = outside.get(name, 0) + 1
+    return {"delegate_partitions": parts, "ops_outside_delegate": outside}
+
+
+class ExecuTorchTarget(Target):
+    """ExecuTorch program (.pte): `torch.export` -> `to_edge_transform_and_lower(partitioner=
+    [XnnpackPartitioner()])` -> `.to_executorch()`, batch 1, inputs (image, landmarks) float32,
+    outputs (probabilities, logits) in that order. Metadata: sidecar `<file>.pte.json` holding the
+    record and the .pte's sha256 (copy both files together).
+
+    int8 = static PT2E for XNNPACK: `XNNPACKQuantizer` with the symmetric per-channel config (int8
+    weights, int8 activations calibrated on the real calibration crops), torchao
+    `prepare_pt2e`/`convert_pt2e`, then lowered to XNNPACK; IO stays float32 (quantise/dequantise
+    inside the graph).
+    """
+    name = "executorch"
+    suffix = ".pte"
+    runtime = "ExecuTorch (executorch.runtime.Runtime, XNNPACK)"
+    batch = 1
+
+    def quantisation(self, int8: bool, fp16: bool = False) -> str:
+        return "int8-static-pt2e-xnnpack" if int8 else "none"
+
+    def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
+               metadata: ModelMetadata, **options: Any) -> Path:
+        import torch
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+
+        from lrdif.sdk.artifact_metadata import embed_metadata, sidecar_path
+
+        out_path = Path(out_path)
+        x = tuple(t[:1] for t in sample_inputs)
+        m = module
+        if int8:
+            require_calib(calib, self.name)
+            from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                                  get_symmetric_quantization_config)
+            from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+            q = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+            g = prepare_pt2e(torch.export.export(module, x).module(), q)
+            calibrate_pt2e(g, calib)
+            m = convert_pt2e(g)
+        ep = torch.export.export(m, x)
+        edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()])
+        self.export_info = delegation_summary(edge)
+        if int8:
+            self.export_info["calibration_samples"] = len(calib)
+        prog = edge.to_executorch()
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(f".lrdif-tmp-{uuid.uuid4().hex[:8]}-{out_path.name}")
+        try:
+            tmp.write_bytes(prog.buffer)
+            tmp_side = embed_metadata(tmp, metadata, format="executorch")
+            # the sidecar binds to the program by content hash, so both may be renamed
+            os.replace(tmp, out_path)
+            os.replace(tmp_side, sidecar_path(out_path))
+        finally:
+            tmp.unlink(missing_ok=True)
+            sidecar_path(tmp).unlink(missing_ok=True)
+        return out_path
+
+    def _method(self, artifact: Path):
+        from executorch.runtime import Runtime
+
+        prog = Runtime.get().load_program(str(artifact))
+        return prog, prog.load_method("forward")
+
+    def runner(self, artifact: Path, threads: int = 1):
+        import torch
+
+        _, meth = self._method(artifact)
+
+        def run(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+            out = meth.execute([torch.from_numpy(np.ascontiguousarray(image)),
+                                torch.from_numpy(np.ascontiguousarray(landmarks))])
+            return out[0].numpy()
+        return run
+
+    def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
+        import torch
+
+        prog, meth = self._method(artifact)
+        assert "forward" in prog.method_names, prog.method_names
+        s = metadata.input_size
+        out = meth.execute([torch.zeros(1, 3, s, s), torch.full((1, metadata.num_landmarks, 2), 0.5)])
+        assert len(out) == 2 and tuple(out[0].shape) == (1, metadata.num_classes), [tuple(o.shape) for o in out]
+        return {"methods": sorted(prog.method_names),
+                "checks": ["program loads, method 'forward' runs", "output shapes (1, K) x 2",
+                           "sidecar sha256 matches the .pte"]}
