@@ -1,0 +1,132 @@
+"""FERPlus PrivateTest eval sets per condition: exactly the inputs `lrdif-eval` feeds torch.
+
+Crops and landmarks come from the landmark cache computed on the WHOLE file, then the split is
+selected (as `lrdif-eval` does, so the cache key is shared): `lrdif.training.data.prepare_crops`,
+i.e. the SDK front-end run once per dataset. Degraded conditions replay `lrdif-eval`'s on-the-fly
+degradation bit for bit: `make_degradation(kind)` on the uint8 crops / 255 in batches of
+EVAL_BATCH with the generator `lrdif.training.train._rng_for(seed, 12345)` (fresh per kind); the
+degradations quantise to 8-bit levels, so storing them as uint8 is lossless. Each condition is
+written once to `<cache>/evalsets/<key>/<kind>.npz` (crops uint8 NHWC, landmarks, labels, gray64 for
+the peer) with its sha256 recorded in the results.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.sysinfo import ROOT
+
+SHARED = Path(os.environ.get("LRDIF_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FERPLUS = SHARED / "ferplus" / "ferplus_48x48_uint8.npz"
+FERPLUS_TINY = SHARED / "ferplus" / "ferplus_tiny64_48x48_uint8.npz"
+CONDITION_NAMES = {"none": "clean", "udc-toled": "UDC-T", "udc-poled": "UDC-P", "lowlight": "low-light"}
+EVAL_SEED = 0        # lrdif-eval --seed default
+EVAL_BATCH = 256     # lrdif-eval --batch-size default (the degradation's random draws follow it)
+
+
+def canonical_seed(kind: str) -> tuple[int, str]:
+    return EVAL_SEED, "lrdif-eval default --seed 0, generator _rng_for(seed, 12345), batch 256"
+
+
+def degrade_like_eval(crops_u8: np.ndarray, kind: str, seed: int = EVAL_SEED) -> np.ndarray:
+    """(N,S,S,3) uint8 -> the degraded uint8 crops lrdif-eval's predict_logits feeds the model."""
+    import torch
+    from lrdif.training.degrade import make_degradation
+    from lrdif.training.train import _rng_for
+    deg = make_degradation(kind)
+    gen = _rng_for(seed, 12345)
+    x_all = torch.from_numpy(np.ascontiguousarray(crops_u8.transpose(0, 3, 1, 2)))
+    out = np.empty_like(crops_u8)
+    with torch.no_grad():
+        for i in range(0, len(x_all), EVAL_BATCH):
+            x = x_all[i:i + EVAL_BATCH].float() / 255.0
+            y = deg(x, gen).clamp_(0, 1)
+            out[i:i + EVAL_BATCH] = torch.round(y * 255.0).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None, smoke: bool = False,
+          limit: int | None = None, log=print) -> dict:
+    """-> {"sets": {kind: npz path}, "info": {...}}"""
+    from lrdif.training.datasets import load_dataset
+    if data is None:
+        data = FERPLUS_TINY if smoke else FERPLUS
+    data = Path(data)
+    ds_all = load_dataset(data, None, 8)
+    if ds_all.split is not None and (ds_all.split == 2).any():
+        idx, split = np.flatnonzero(ds_all.split == 2), "PrivateTest (split==2)"
+    else:
+        idx, split = np.arange(len(ds_all)), "all (file has no split)"
+    if limit:
+        idx = idx[:limit]
+    labels = np.asarray(ds_all.labels[idx], np.int64)
+    h = hashlib.sha256(np.ascontiguousarray(ds_all.images[idx]).tobytes()).hexdigest()[:16]
+    key = f"{data.stem}-{h}-n{len(idx)}-s{size}-v2"
+    folder = Path(cdir) / "evalsets" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {"data": str(data), "split": split, "n": int(len(idx)), "size": size, "key": key,
+            "label_counts": np.bincount(labels, minlength=8).tolist(), "conditions": {}}
+    clean = folder / "none.npz"
+    if not clean.exists():
+        from lrdif.training.data import prepare_crops
+        log(f"   crops + landmarks (landmark cache over all {len(ds_all)} images of {data.name})")
+        ct, cinfo = prepare_crops(ds_all, size=size, progress=False)
+        ct = ct.subset(idx)
+        crops = ct.crops.numpy().transpose(0, 2, 3, 1).copy()
+        images = ds_all.images[idx]
+        native_rgb = np.repeat(images[..., None], 3, -1) if images.ndim == 3 else images
+        _save(clean, crops=crops, landmarks=ct.landmarks.numpy(), labels=labels, found=ct.found.numpy(),
+              gray64=_gray64(crops), gray64_native=_gray64(native_rgb),
+              meta=json.dumps({"kind": "none", "seed": None}))
+    base = np.load(clean)
+    info["faces_found"] = int(base["found"].sum())
+    sets = {"none": clean}
+    info["conditions"]["none"] = {"seed": None}
+    for kind in conditions:
+        if kind == "none":
+            continue
+        seed, src = canonical_seed(kind)
+        p = folder / f"{kind}.npz"
+        info["conditions"][kind] = {"seed": seed, "seed_source": src}
+        if not p.exists():
+            from lrdif.training.degrade import degrade_images
+            log(f"   degrading {len(base['crops'])} crops: {kind} (as lrdif-eval, seed {seed})")
+            deg = degrade_like_eval(base["crops"], kind, seed)
+            native = degrade_images(_gray64_native_rgb(base), kind, seed=seed, progress=False)
+            _save(p, crops=deg, landmarks=base["landmarks"], labels=base["labels"], found=base["found"],
+                  gray64=_gray64(deg), gray64_native=_gray64(native),
+                  meta=json.dumps({"kind": kind, "seed": seed, "seed_source": src}))
+        sets[kind] = p
+        info["conditions"][kind]["sha256"] = _sha(p)
+    info["conditions"]["none"]["sha256"] = _sha(clean)
+    return {"sets": {k: str(v) for k, v in sets.items()}, "info": info}
+
+
+def _gray64(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+    out = np.empty((len(rgb), 64, 64), np.uint8)
+    for i, im in enumerate(rgb):
+        g = cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY)
+        out[i] = cv2.resize(g, (64, 64), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def _gray64_native_rgb(base) -> np.ndarray:
+    g = base["gray64_native"]
+    return np.repeat(g[..., None], 3, -1)
+
+
+def _sha(p: Path) -> str:
+    h = hashlib.sha256()
+    h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def _save(path: Path, **arrays) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)

