@@ -33,8 +33,8 @@ class CropSpec:
     """
     rule: str = "facemesh-eye-aligned-square"
     size: int = 64
-    scale: float = 1.1
-    shift_y: float = -0.04
+    scale: float = 1.12
+    shift_y: float = -0.05
 
 
 @dataclass(frozen=True)

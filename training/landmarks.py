@@ -10,8 +10,12 @@ Small, tightly cropped faces (FER2013/FERPlus 48x48) are handled like this:
    itself). Fractions are tried in order `DETECT_FRACTIONS` until a face scores >= 0.5. Measured on
    600 random FERPlus images: face alone 573/600, 0.8 -> 595, 0.65 -> 598, 0.5 -> 599 (grey
    padding; replicate padding 580-584, black 593-597).
-2. landmarks: FaceMesh on the source image with MediaPipe's ROI from that detection (1.5x box,
-   eye-aligned; outside the image: border replicate, as MediaPipe).
+2. landmarks: FaceMesh with MediaPipe's ROI from that detection (1.5x box, eye-aligned; outside
+   the image: border replicate, as MediaPipe), run on a bicubic upscale of the image to a long side
+   of >= 192 px (`MESH_UPSCALE_TO`), landmarks scaled back. Measured on 60 FER-like 48x48 crops of
+   the astronaut photo (random scale/shift/rotation) against MediaPipe 0.10.21 on the 512 px photo:
+   mean error 0.70 px (at 48 px) on the 48 px image, 0.37 px on the upscale (MediaPipe's crop warp
+   has a half-source-pixel offset that matters at 48 px; the upscale also gives the model less blur).
 3. fallback when no fraction finds a face (documented, `found=False`): the whole image is taken
    as the face box with the eyes at canonical, level positions (rotation 0), and FaceMesh still runs
    on that ROI.
@@ -46,9 +50,10 @@ from lrdif.sdk.face.detector import BlazeFaceDetector
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, roi_from_detection
 from lrdif.sdk.metadata import CropSpec
 
-ALGO_VERSION = "landmarks/1"
+ALGO_VERSION = "landmarks/2"
 DETECT_FRACTIONS = (0.6, 0.8, 0.45, 1.0)
 CANVAS_GREY = 128
+MESH_UPSCALE_TO = 192
 MIN_DETECTION_SCORE = 0.5
 # fallback: whole image = face box; canonical eye positions (fractions of width, height), level
 FALLBACK_EYES = ((0.3, 0.4), (0.7, 0.4))
@@ -99,7 +104,8 @@ def dataset_key(images: np.ndarray, spec: CropSpec) -> str:
     h.update(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
     h.update(json.dumps(face_model_sha256(), sort_keys=True).encode())
     h.update(json.dumps({"fractions": DETECT_FRACTIONS, "grey": CANVAS_GREY, "min_score": MIN_DETECTION_SCORE,
-                         "fallback": FALLBACK_EYES}).encode())
+                         "fallback": FALLBACK_EYES,
+                         "mesh_upscale_to": MESH_UPSCALE_TO}).encode())
     img_digest = hashlib.sha256(memoryview(images).cast("B")).hexdigest()
     h.update(img_digest.encode())
     return h.hexdigest()[:40]
@@ -134,7 +140,8 @@ class _Runner:
                 return box, d[0].keypoints - off, d[0].score, frac
         return None
 
-    def one(self, rgb: np.ndarray):
+    def source_landmarks(self, rgb: np.ndarray):
+        """((468, 2) landmarks in source px, found, score, presence, detection fraction or None)."""
         h, w = rgb.shape[:2]
         r = self.detect(rgb)
         if r is None:
@@ -143,11 +150,27 @@ class _Runner:
             score, frac = 0.0, None
         else:
             box, kps, score, frac = r
-        roi = roi_from_detection(box, kps, (h, w))
-        lm, presence = self.mesh.landmarks(rgb, roi, check=False)
-        affine = emotion_crop_affine(lm[:, :2], self.spec)
-        clm = crop_landmarks(lm[:, :2], affine, self.spec.size)
-        return affine, clm, r is not None, score, presence, frac
+        # FaceMesh on a bicubic upscale (long side >= MESH_UPSCALE_TO): on 48 px faces this halves the
+        # landmark error vs running on the 48 px image (MediaPipe's warp has a half-source-pixel offset
+        # and the model sees less blur); see the module docstring.
+        k = max(1.0, MESH_UPSCALE_TO / max(h, w))
+        if k > 1.0:
+            uw, uh = int(round(w * k)), int(round(h * k))
+            src = cv2.resize(rgb, (uw, uh), interpolation=cv2.INTER_CUBIC)
+            kx, ky = uw / w, uh / h
+        else:
+            src, kx, ky = rgb, 1.0, 1.0
+        sc = np.array([kx, ky], dtype=np.float32)
+        ubox = np.asarray(box, dtype=np.float32) * np.concatenate([sc, sc])
+        roi = roi_from_detection(ubox, np.asarray(kps, dtype=np.float32) * sc, src.shape[:2])
+        lm, presence = self.mesh.landmarks(src, roi, check=False)
+        return lm[:, :2] / sc, r is not None, score, presence, frac
+
+    def one(self, rgb: np.ndarray):
+        lm, found, score, presence, frac = self.source_landmarks(rgb)
+        affine = emotion_crop_affine(lm, self.spec)
+        clm = crop_landmarks(lm, affine, self.spec.size)
+        return affine, clm, found, score, presence, frac
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
