@@ -237,10 +237,10 @@ class EmotionRecognizer:
         called on the worker thread. If the worker is busy, only the newest pending frame is kept
         (the replaced one is dropped and counted in `dropped_frames`). The frame is copied."""
         self._check(RunningMode.LIVE_STREAM, "predict_async(frame, timestamp_ms)")
-        if frame is None:
-            to_rgb_uint8(frame)     # raises the standard error
-        original = np.array(frame, copy=True)
-        rgb = to_rgb_uint8(original, bgr=self._options.bgr)
+        rgb = to_rgb_uint8(frame, bgr=self._options.bgr)
+        original = np.array(frame, copy=True)          # the caller may reuse its buffer
+        if np.may_share_memory(rgb, frame):
+            rgb = to_rgb_uint8(original, bgr=self._options.bgr)
         with self._cv:
             self._check_open()
             self._check_timestamp(timestamp_ms)

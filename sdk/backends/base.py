@@ -74,20 +74,23 @@ def _expected_shapes(meta: ModelMetadata) -> dict[str, tuple]:
 
 
 def validate_io(meta: ModelMetadata, source: str, inputs: Sequence[tuple[str, tuple]],
-                outputs: Sequence[tuple[str, tuple]], positional: bool = False) -> dict[str, str]:
+                outputs: Sequence[tuple[str, tuple]],
+                positional: "bool | tuple[bool, bool]" = False) -> dict[str, str]:
     """Check the artifact's inputs/outputs (name, shape with None for dynamic dims) against the
-    metadata. Returns {metadata name -> artifact name}. `positional`: the artifact has no
-    meaningful names (ExecuTorch; LiteRT 'args_0'...), match in metadata order instead.
-    Raises ModelLoadError naming the file and the mismatch."""
+    metadata. Returns {metadata name -> artifact name}. `positional` (for inputs and outputs, or
+    a pair): the artifact has no meaningful names (ExecuTorch; LiteRT 'args_0', 'output_0'), so
+    match in metadata order instead. Raises ModelLoadError naming the file and the mismatch."""
+    if isinstance(positional, bool):
+        positional = (positional, positional)
     if len(meta.input_names) != 2 or len(meta.output_names) != 2:
         raise ModelLoadError(f"{source}: metadata must name 2 inputs (image, landmarks) and 2 outputs "
                              f"(probabilities, logits), got {meta.input_names} / {meta.output_names}")
     expected = _expected_shapes(meta)
     mapping: dict[str, str] = {}
-    for kind, want_names, have in (("input", meta.input_names, list(inputs)),
-                                   ("output", meta.output_names, list(outputs))):
+    for kind, want_names, have, by_order in (("input", meta.input_names, list(inputs), positional[0]),
+                                             ("output", meta.output_names, list(outputs), positional[1])):
         have_names = [n for n, _ in have]
-        if positional:
+        if by_order:
             if kind == "input" and len(have) != len(want_names):
                 raise ModelLoadError(f"{source}: the model has {len(have)} inputs, metadata expects "
                                      f"{len(want_names)} {list(want_names)}")

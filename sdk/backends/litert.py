@@ -12,6 +12,11 @@ from lrdif.sdk.metadata import ModelMetadata
 _GENERIC = re.compile(r"^(args|input|output)_\d+$")
 
 
+def _natural(name: str) -> tuple:
+    m = re.match(r"^(.*?)(\d+)$", name)
+    return (m.group(1), int(m.group(2))) if m else (name, -1)
+
+
 def _short(name: str) -> str:
     """'serving_default_image:0' -> 'image'; 'serving_default_output_0_output' -> 'output_0'."""
     n = name.split(":")[0]
@@ -40,21 +45,13 @@ class LiteRTBackend(Backend):
             raise ModelLoadError(f"{self.source}: cannot be loaded by LiteRT (corrupt, truncated or "
                                  f"not a .tflite model): {str(e).strip().splitlines()[0][:300]}") from None
         self._it = it
-        ins, outs = it.get_input_details(), it.get_output_details()
-        # output order: the signature's order when there is one (tensor indices need not follow it)
-        sigs = it.get_signature_list()
-        if len(sigs) == 1:
-            sig = next(iter(sigs.values()))
-            order = {n: i for i, n in enumerate(sig.get("outputs", []))}
-            outs = sorted(outs, key=lambda d: order.get(_short(d["name"]), len(order)))
-            iorder = {n: i for i, n in enumerate(sig.get("inputs", []))}
-            ins = sorted(ins, key=lambda d: iorder.get(_short(d["name"]), len(iorder)))
+        ins, outs = self._io_details(it)
         shape = lambda d: tuple(dim(x) for x in d.get("shape_signature", d["shape"]))  # noqa: E731
-        named_in = [(_short(d["name"]), shape(d)) for d in ins]
-        named_out = [(_short(d["name"]), shape(d)) for d in outs]
-        positional = all(_GENERIC.match(n) for n, _ in named_in + named_out)
+        named_in = [(n, shape(d)) for n, d in ins]
+        named_out = [(n, shape(d)) for n, d in outs]
+        positional = (all(_GENERIC.match(n) for n, _ in named_in), all(_GENERIC.match(n) for n, _ in named_out))
         names = validate_io(meta, self.source, named_in, named_out, positional=positional)
-        by_name = {_short(d["name"]): d for d in ins + outs}
+        by_name = dict(ins + outs)
         self._details = {want: by_name[have] for want, have in names.items()}
         for want in meta.input_names:
             d = self._details[want]
@@ -65,6 +62,21 @@ class LiteRTBackend(Backend):
                 raise ModelLoadError(f"{self.source}: integer input '{d['name']}' has no quantisation scale")
         self._cur_batch = int(self._details[meta.input_names[0]]["shape"][0])
         return meta
+
+    @staticmethod
+    def _io_details(it) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
+        """[(name, tensor details)] of the inputs and outputs, in positional order. Names come from
+        the model's signature (`serving_default` or its only one) when it has one, else from the
+        tensor names ('serving_default_image:0' -> 'image')."""
+        sigs = it.get_signature_list()
+        if sigs:
+            key = "serving_default" if "serving_default" in sigs else next(iter(sigs))
+            runner = it.get_signature_runner(key)
+            ins, outs = runner.get_input_details(), runner.get_output_details()
+            order = lambda names: sorted(names, key=_natural)  # noqa: E731  (args_2 < args_10)
+            return ([(n, ins[n]) for n in order(ins)], [(n, outs[n]) for n in order(outs)])
+        return ([(_short(d["name"]), d) for d in it.get_input_details()],
+                [(_short(d["name"]), d) for d in it.get_output_details()])
 
     @staticmethod
     def _quantise(x: np.ndarray, d: dict) -> np.ndarray:
