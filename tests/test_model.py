@@ -98,7 +98,7 @@ def test_stage2_forward_backward(tiny, b):
     loss = F.cross_entropy(logits, y) + epr_kl_loss(z_t, z_hat)
     loss.backward()
     assert time.perf_counter() - t0 < 1.0
-    assert tiny.denoiser.net[0].weight.grad is not None
+    assert tiny.denoiser.in_c.weight.grad is not None
     assert tiny.pnet_s2.mlp[0].weight.grad is not None
     assert tiny.fpen_s1.mlp[0].weight.grad is None          # teacher is not trained in stage 2
     tiny.zero_grad(set_to_none=True)

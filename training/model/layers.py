@@ -13,18 +13,22 @@ from torch import nn
 
 
 class LayerNormLast(nn.Module):
-    """LayerNorm over the last dim, as (x - mean) * rsqrt(var + eps) * w + b."""
+    """LayerNorm over the last dim, as (x - mean) * rsqrt(var + eps) * w + b.
+
+    The means are matmuls with a constant (dim, 1) averaging vector: XNNPACK only delegates
+    mean.dim over the two spatial dims of a 4-D tensor, but takes matmul everywhere."""
 
     def __init__(self, dim: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim)) if affine else None
         self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+        self.register_buffer("avg", torch.full((dim, 1), 1.0 / dim), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mu = x.mean(dim=-1, keepdim=True)
+        mu = torch.matmul(x, self.avg)
         xc = x - mu
-        var = (xc * xc).mean(dim=-1, keepdim=True)
+        var = torch.matmul(xc * xc, self.avg)
         y = xc * torch.rsqrt(var + self.eps)
         if self.weight is not None:
             y = y * self.weight + self.bias
@@ -32,27 +36,31 @@ class LayerNormLast(nn.Module):
 
 
 class LayerNorm2d(nn.Module):
-    """Channel-wise LayerNorm of an NCHW map (Restormer's WithBias_LayerNorm), via mean / rsqrt."""
+    """Channel-wise LayerNorm of an NCHW map (Restormer's WithBias_LayerNorm), via mean / rsqrt.
+
+    The channel means are a fixed 1x1 conv (weights 1/dim), which every backend delegates."""
 
     def __init__(self, dim: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(1, dim, 1, 1)) if affine else None
         self.bias = nn.Parameter(torch.zeros(1, dim, 1, 1)) if affine else None
+        self.register_buffer("avg", torch.full((1, dim, 1, 1), 1.0 / dim), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mu = x.mean(dim=1, keepdim=True)
+        mu = F.conv2d(x, self.avg)
         xc = x - mu
-        var = (xc * xc).mean(dim=1, keepdim=True)
+        var = F.conv2d(xc * xc, self.avg)
         y = xc * torch.rsqrt(var + self.eps)
         if self.weight is not None:
             y = y * self.weight + self.bias
         return y
 
 
-def l2_normalise(x: torch.Tensor, dim: int, eps: float = 1e-12) -> torch.Tensor:
-    """x / ||x|| along `dim`, written as x * rsqrt(sum(x^2) + eps) (instead of F.normalize)."""
-    return x * torch.rsqrt((x * x).sum(dim=dim, keepdim=True) + eps)
+def l2_normalise_last(x: torch.Tensor, ones: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """x / ||x|| along the last dim, as x * rsqrt(sum(x^2) + eps) with the sum a matmul with a
+    constant (n, 1) ones vector (instead of F.normalize / sum.dim, which XNNPACK does not take)."""
+    return x * torch.rsqrt(torch.matmul(x * x, ones) + eps)
 
 
 class ZModulatedNorm(nn.Module):
@@ -82,9 +90,10 @@ class DMNet(nn.Module):
     """Eq. 3: multi-head transposed (channel) attention, Q/K/V by 1x1 + 3x3 depthwise conv,
     attention map (C'' x C'') scaled by a learnable per-head temperature alpha."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, hw: int) -> None:
         super().__init__()
         self.heads = heads
+        self.register_buffer("ones_hw", torch.ones(hw, 1), persistent=False)
         self.temperature = nn.Parameter(torch.ones(1, heads, 1, 1))
         self.qkv = nn.Conv2d(dim, dim * 3, 1)
         self.qkv_dw = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3)
@@ -93,13 +102,13 @@ class DMNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         qkv = self.qkv_dw(self.qkv(x))
-        q, k, v = qkv.chunk(3, dim=1)
+        q, k, v = qkv[:, :c], qkv[:, c:2 * c], qkv[:, 2 * c:]          # slices, not split
         ch = c // self.heads
         q = q.reshape(b, self.heads, ch, h * w)
         k = k.reshape(b, self.heads, ch, h * w)
         v = v.reshape(b, self.heads, ch, h * w)
-        q = l2_normalise(q, dim=-1)
-        k = l2_normalise(k, dim=-1)
+        q = l2_normalise_last(q, self.ones_hw)
+        k = l2_normalise_last(k, self.ones_hw)
         attn = torch.matmul(q, k.transpose(-2, -1)) * self.temperature
         attn = attn.softmax(dim=-1)
         out = torch.matmul(attn, v).reshape(b, c, h, w)
@@ -118,17 +127,18 @@ class DGNet(nn.Module):
         self.project_out = nn.Conv2d(hidden, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = self.dw(self.project_in(x)).chunk(2, dim=1)
+        y = self.dw(self.project_in(x))
+        x1, x2 = y[:, :self.hidden], y[:, self.hidden:]
         return self.project_out(F.gelu(x1) * x2)
 
 
 class DTBlock(nn.Module):
     """DTNet block: F <- F + DMNet(norm_Z(F)); F <- F + DGNet(norm_Z(F))  (eqs. 2-4)."""
 
-    def __init__(self, dim: int, heads: int, expansion: float, epr_dim: int, eps: float) -> None:
+    def __init__(self, dim: int, heads: int, expansion: float, epr_dim: int, eps: float, hw: int) -> None:
         super().__init__()
         self.norm1 = ZModulatedNorm(dim, epr_dim, eps)
-        self.attn = DMNet(dim, heads)
+        self.attn = DMNet(dim, heads, hw)
         self.norm2 = ZModulatedNorm(dim, epr_dim, eps)
         self.ffn = DGNet(dim, expansion)
 
@@ -179,7 +189,8 @@ class WindowCrossAttention(nn.Module):
         bw, n, d = kv_tokens.shape
         hd = d // self.heads
         q = self.q(q_tokens).reshape(bw, n, self.heads, hd).transpose(1, 2)
-        k, v = self.kv(kv_tokens).chunk(2, dim=-1)
+        kv = self.kv(kv_tokens)
+        k, v = kv[..., :d], kv[..., d:]
         k = k.reshape(bw, n, self.heads, hd).transpose(1, 2)
         v = v.reshape(bw, n, self.heads, hd).transpose(1, 2)
         bias = torch.matmul(self.bias_onehot, self.bias_table)          # (N*N, heads)
@@ -243,8 +254,10 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         hd = d // self.heads
-        qkv = self.qkv(x).reshape(b, n, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        qkv = self.qkv(x)
+        q = qkv[..., :d].reshape(b, n, self.heads, hd).transpose(1, 2)
+        k = qkv[..., d:2 * d].reshape(b, n, self.heads, hd).transpose(1, 2)
+        v = qkv[..., 2 * d:].reshape(b, n, self.heads, hd).transpose(1, 2)
         attn = torch.matmul(q * self.scale, k.transpose(-2, -1)).softmax(dim=-1)
         out = torch.matmul(self.drop(attn), v).transpose(1, 2).reshape(b, n, d)
         return self.drop(self.proj(out))
@@ -298,7 +311,7 @@ class ConvEncoder(nn.Module):
         self.out_dim = c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).mean(dim=(2, 3))
+        return self.body(x).mean(dim=(2, 3), keepdim=True).flatten(1)   # 4-D spatial mean: delegable
 
 
 def sinusoidal_table(steps: int, dim: int, ref_steps: int) -> torch.Tensor:

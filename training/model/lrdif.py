@@ -97,31 +97,40 @@ class PNET_S2(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """eps_theta(Concat(Z_t, t_embedding, cond)): an MLP (DiffIR's denoise network)."""
+    """eps_theta(Concat(Z_t, t_embedding, cond)): an MLP (DiffIR's denoise network).
+
+    The first layer on the concatenation is written as the equivalent sum of three linear maps,
+    W [z; t; c] + b = W_z z + W_t t + W_c c + b, so the inputs broadcast over the batch: the zero
+    start Z_T (1, C) and the per-step time row (1, Ct) need no expand / cat in the exported graph.
+    """
 
     def __init__(self, cfg: LRDifConfig) -> None:
         super().__init__()
         c, h = cfg.epr_dim, cfg.denoiser_hidden
-        layers: list[nn.Module] = [nn.Linear(2 * c + cfg.time_emb_dim, h), nn.LeakyReLU(0.1)]
+        self.in_z = nn.Linear(c, h, bias=False)
+        self.in_t = nn.Linear(cfg.time_emb_dim, h)
+        self.in_c = nn.Linear(c, h, bias=False)
+        layers: list[nn.Module] = [nn.LeakyReLU(0.1)]
         for _ in range(cfg.denoiser_depth - 2):
             layers += [nn.Linear(h, h), nn.LeakyReLU(0.1)]
         layers.append(nn.Linear(h, c))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z_t: torch.Tensor, t_emb: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([z_t, t_emb, cond], dim=1))
+        """z_t (B or 1, C), t_emb (B or 1, Ct), cond (B, C) -> eps (B, C)."""
+        return self.net(self.in_z(z_t) + self.in_t(t_emb) + self.in_c(cond))
 
 
 def reverse_chain(denoiser: Denoiser, z_T: torch.Tensor, cond: torch.Tensor, time_table: torch.Tensor,
                   schedule: dict[str, list[float]]) -> torch.Tensor:
-    """Eq. 16 for t = T..1, unrolled (T is a Python int: static graph, constants per step)."""
-    b = cond.shape[0]
+    """Eq. 16 for t = T..1, unrolled (T is a Python int: static graph, constants per step).
+    z_T may be (1, C) (the zero buffer, broadcast over the batch) or (B, C)."""
     z = z_T
     steps = len(schedule["alphas"])
     for t in range(steps, 0, -1):
         a = schedule["alphas"][t - 1]
         abar = schedule["alphas_cumprod"][t - 1]
-        t_emb = time_table[t : t + 1].expand(b, -1)
+        t_emb = time_table[t : t + 1]                                  # (1, Ct), broadcast
         eps = denoiser(z, t_emb, cond)
         z = (z - eps * ((1.0 - a) / math.sqrt(1.0 - abar))) * (1.0 / math.sqrt(a))
     return z
@@ -185,7 +194,7 @@ class LRDif(nn.Module):
             abar_T = sched["alphas_cumprod"][-1]
             z_T = z_teacher * math.sqrt(abar_T) + noise * math.sqrt(1.0 - abar_T)
         else:
-            z_T = self.z_T.expand(cond.shape[0], -1)
+            z_T = self.z_T                                  # (1, C) zeros, broadcast over the batch
         return reverse_chain(self.denoiser, z_T, cond, table, sched)
 
     def forward_stage2(self, image: torch.Tensor, landmarks: torch.Tensor, z_teacher: torch.Tensor | None = None,
@@ -248,7 +257,7 @@ class LRDifInference(nn.Module):
     def forward(self, image: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cond = self.pnet_s2(image)
         if self.diffusion:
-            z = reverse_chain(self.denoiser, self.z_T.expand(cond.shape[0], -1), cond, self.time_table, self.schedule)
+            z = reverse_chain(self.denoiser, self.z_T, cond, self.time_table, self.schedule)
         else:
             z = cond
         logits = self.udcformer(image, landmarks, z)

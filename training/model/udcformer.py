@@ -14,9 +14,10 @@ from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, TransformerBl
 class LandmarkHeatmap(nn.Module):
     """Renders (B, N, 2) crop-normalised landmarks into a (B, G, R, R) region heatmap in-graph.
 
-    Separable Gaussian: gx[b,n,w] = exp(-(cx_w - x_n)^2 / 2s^2), gy likewise; the region sum
-    heat[b,g,h,w] = sum_n M[n,g] gy[b,n,h] gx[b,n,w] is one matmul per group (a fixed (N, G)
-    membership buffer M), then squashed with h / (1 + h). Only sub, mul, exp, matmul, div.
+    Separable Gaussian: gx[b,n,w] = exp(-(cx_w - x_n)^2 / 2s^2), gy[b,h,n] likewise; the region sum
+    heat[b,g,h,w] = sum_n M[n,g] gy[b,h,n] gx[b,n,w] is one batched matmul ((B, G*R, N) @ (B, N, R))
+    with a fixed (G, N) membership buffer M, then squashed with h / (1 + h). Only sub, mul, exp,
+    reshape, bmm, div (no broadcasting matmul, so no expand in the graph).
     """
 
     def __init__(self, cfg: LRDifConfig, res: int) -> None:
@@ -25,20 +26,23 @@ class LandmarkHeatmap(nn.Module):
         self.groups = cfg.landmark_groups
         self.inv_two_sigma2 = 1.0 / (2.0 * cfg.landmark_sigma ** 2)
         centres = (torch.arange(res, dtype=torch.float32) + 0.5) / res
-        self.register_buffer("centres", centres.reshape(1, 1, res), persistent=False)
+        self.register_buffer("centres_row", centres.reshape(1, 1, res), persistent=False)
+        self.register_buffer("centres_col", centres.reshape(1, res, 1), persistent=False)
         m = torch.from_numpy(region_matrix(cfg.num_landmarks, cfg.landmark_groups))
-        self.register_buffer("regions_t", m.t().contiguous().reshape(1, cfg.landmark_groups, cfg.num_landmarks, 1),
+        self.register_buffer("regions", m.t().contiguous().reshape(1, cfg.landmark_groups, 1, cfg.num_landmarks),
                              persistent=False)
 
     def forward(self, landmarks: torch.Tensor) -> torch.Tensor:
+        b, n = landmarks.shape[0], landmarks.shape[1]
+        r, g = self.res, self.groups
         x = landmarks[:, :, 0:1]                                   # (B, N, 1)
-        y = landmarks[:, :, 1:2]
-        dx = self.centres - x                                      # (B, N, R)
-        dy = self.centres - y
+        y = landmarks[:, :, 1:2].reshape(b, 1, n)                  # (B, 1, N)
+        dx = self.centres_row - x                                  # (B, N, R_w)
+        dy = self.centres_col - y                                  # (B, R_h, N)
         gx = torch.exp(dx * dx * (-self.inv_two_sigma2))
         gy = torch.exp(dy * dy * (-self.inv_two_sigma2))
-        gy = gy.unsqueeze(1) * self.regions_t                      # (B, G, N, R)
-        heat = torch.matmul(gy.transpose(-2, -1), gx.unsqueeze(1))  # (B, G, R_h, R_w)
+        gy = gy.reshape(b, 1, r, n) * self.regions                 # (B, G, R_h, N)
+        heat = torch.bmm(gy.reshape(b, g * r, n), gx).reshape(b, g, r, r)
         return heat / (heat + 1.0)
 
 
@@ -79,7 +83,8 @@ class UDCformer(nn.Module):
             nn.Sequential(LayerNorm2d(d[1], cfg.norm_eps), nn.Conv2d(d[1], d[2], 2, stride=2)),
         ])
         self.dtnet = nn.ModuleList([
-            nn.ModuleList([DTBlock(d[s], cfg.heads[s], cfg.ffn_expansion, cfg.epr_dim, cfg.norm_eps)
+            nn.ModuleList([DTBlock(d[s], cfg.heads[s], cfg.ffn_expansion, cfg.epr_dim, cfg.norm_eps,
+                                   cfg.resolutions[s] ** 2)
                            for _ in range(cfg.depths[s])])
             for s in range(3)
         ])
@@ -93,6 +98,7 @@ class UDCformer(nn.Module):
         self.pool_k = [cfg.resolutions[s] // min(cfg.token_grid, cfg.resolutions[s]) for s in range(3)]
         n_tokens = sum((cfg.resolutions[s] // self.pool_k[s]) ** 2 for s in range(3))
         self.num_tokens = n_tokens
+        self.register_buffer("token_avg", torch.full((n_tokens, 1), 1.0 / n_tokens), persistent=False)
         self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, cfg.head_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList([
@@ -120,5 +126,7 @@ class UDCformer(nn.Module):
         t = torch.cat(tokens, dim=1) + self.pos_embed       # eq. 10: X = [x1, x2, x3]
         for blk in self.blocks:                             # eqs. 11-12
             t = blk(t)
-        t = self.norm(t).mean(dim=1)
+        t = self.norm(t)
+        b, d = t.shape[0], t.shape[2]
+        t = torch.mm(t.transpose(1, 2).reshape(b * d, self.num_tokens), self.token_avg).reshape(b, d)  # token mean
         return self.classifier(self.drop(t))
