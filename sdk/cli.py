@@ -5,7 +5,8 @@
     lrdif-predict clip.mp4 --out clip_annotated.mp4
     lrdif-predict --camera 0 --max-frames 300
 
-Prints a table (or JSON with --json); --out writes the frame(s) annotated with each face's box,
+Prints a table, or with --json one JSON document for an image and one JSON line per frame for a
+video or camera; --out writes the frame(s) annotated with each face's box,
 label and a bar per class probability. Bad input exits with status 2 and one line on stderr.
 """
 from __future__ import annotations
@@ -226,7 +227,6 @@ def _run(args: argparse.Namespace) -> int:
         cap = _open_video(args.camera if kind == "camera" else str(args.input),
                           name if kind == "camera" else f"{name} as a video (unsupported or corrupt file)")
         writer = None
-        frames = []
         n = 0
         header_done = False
         try:
@@ -234,9 +234,9 @@ def _run(args: argparse.Namespace) -> int:
             for frame, ts in _frames(cap, kind, args.max_frames):
                 results = rec.predict_for_video(frame, ts)
                 n += 1
-                if args.json:
-                    frames.append({"frame": n - 1, "timestamp_ms": ts,
-                                   "faces": [r.to_dict(args.landmarks) for r in results]})
+                if args.json:           # JSON Lines: one object per frame, printed as it comes
+                    print(json.dumps({"source": name, "frame": n - 1, "timestamp_ms": ts,
+                                      "faces": [r.to_dict(args.landmarks) for r in results]}), flush=True)
                 else:
                     print(format_table(results, labels, prefix=f"[frame {n - 1:5d} {ts:7d} ms] ",
                                        header=not header_done))
@@ -249,16 +249,15 @@ def _run(args: argparse.Namespace) -> int:
                         if not writer.isOpened():
                             raise UsageError(f"cannot write a video to {args.out}")
                     writer.write(annotate(frame, results, labels))
+        except KeyboardInterrupt:          # Ctrl-C ends a camera/video run normally
+            pass
         finally:
             cap.release()
             if writer is not None:
                 writer.release()
         if n == 0:
             raise UsageError(f"no frame could be read from {name}")
-        if args.json:
-            print(json.dumps({"source": name, "model": rec.metadata.model_name, "backend": rec.backend,
-                              "frames": frames}))
-        elif args.out:
+        if args.out and not args.json:
             print(f"annotated video ({n} frames) written to {args.out}")
     return 0
 

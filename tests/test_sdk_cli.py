@@ -59,11 +59,11 @@ def test_video_json_and_annotated_video(model, tmp_path, capsys):
     w.release()
     out = tmp_path / "annotated.mp4"
     assert main([str(src), "--model", model, "--threads", "1", "--json", "--out", str(out)]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert len(doc["frames"]) == 6
-    assert [f["timestamp_ms"] for f in doc["frames"]] == [0, 100, 200, 300, 400, 500]
-    assert all(len(f["faces"]) == 1 for f in doc["frames"])
-    assert len({f["faces"][0]["face_id"] for f in doc["frames"]}) == 1
+    frames = [json.loads(line) for line in capsys.readouterr().out.splitlines()]   # JSON Lines
+    assert [f["frame"] for f in frames] == list(range(6))
+    assert [f["timestamp_ms"] for f in frames] == [0, 100, 200, 300, 400, 500]
+    assert all(len(f["faces"]) == 1 for f in frames)
+    assert len({f["faces"][0]["face_id"] for f in frames}) == 1
     cap = cv2.VideoCapture(str(out))
     n = 0
     while cap.read()[0]:
