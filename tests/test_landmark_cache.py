@@ -46,6 +46,17 @@ def test_cache_round_trip(tiny_images, tmp_path):
     c3 = compute_landmark_cache(tiny_images[:8], cache_dir=tmp_path, progress=False, spec=CropSpec(size=32))
     assert not c3.from_cache and c3.path != c.path and c3.affine.shape == (8, 2, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([c.path.name, c3.path.name])  # no temp files left
+    # a subset of a cached dataset (a split, a class filter) is served from the cached rows
+    sub = np.ascontiguousarray(tiny_images[[10, 3, 40, 41, 63]])
+    c4 = compute_landmark_cache(sub, cache_dir=tmp_path, progress=False)
+    assert c4.from_cache and c4.report["reused"] == 5 and c4.report["computed"] == 0
+    np.testing.assert_array_equal(c4.affine, c.affine[[10, 3, 40, 41, 63]])
+    np.testing.assert_array_equal(c4.landmarks, c.landmarks[[10, 3, 40, 41, 63]])
+    assert len(list(tmp_path.iterdir())) == 2  # not stored twice
+    # partly new images: only those are computed
+    mixed = np.concatenate([sub, np.full((1, 48, 48), 128, np.uint8)])
+    c5 = compute_landmark_cache(mixed, cache_dir=tmp_path, progress=False)
+    assert c5.report["reused"] == 5 and c5.report["computed"] == 1 and not c5.found[5]
 
 
 def test_crops_and_landmarks_agree(tiny_images, tmp_path):

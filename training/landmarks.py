@@ -20,8 +20,11 @@ Small, tightly cropped faces (FER2013/FERPlus 48x48) are handled like this:
    as the face box with the eyes at canonical, level positions (rotation 0), and FaceMesh still runs
    on that ROI.
 
-The result is cached on disk, keyed by sha256(images) + spec + face-model sha256s + ALGO_VERSION,
-as `<cache>/landmarks/<key>.npz` (atomic write), so each dataset is computed once.
+The result is cached on disk as `<cache>/landmarks/<config>-<images>.npz` (atomic write), where
+<config> hashes ALGO_VERSION + spec + the face models' sha256 + the parameters above and <images>
+is the sha256 of the images array, so each dataset is computed once. Each file also holds a sha1
+per image: a dataset whose images are already in some cache of the same config (a split or a
+class-filtered subset of a cached dataset) is served from those rows without recomputing.
 
 CLI: `python -m lrdif.training.landmarks [ferplus.npz]` computes (or loads) the cache for an npz
 with an `images` array and prints the report (per split when the npz has `split`/`split_names`).
@@ -67,6 +70,7 @@ class LandmarkCache:
     score: np.ndarray        # (N,) float32 detector score (0 for fallbacks)
     presence: np.ndarray     # (N,) float32 FaceMesh face-presence probability
     spec: CropSpec
+    method: np.ndarray | None = None  # (N,) int8 index into DETECT_FRACTIONS, -1 = whole-image fallback
     report: dict[str, Any] = field(default_factory=dict)
     key: str = ""
     path: Path | None = None
@@ -97,18 +101,31 @@ def _check_images(images: object) -> np.ndarray:
     return np.ascontiguousarray(images)
 
 
-def dataset_key(images: np.ndarray, spec: CropSpec) -> str:
+def config_key(spec: CropSpec) -> str:
+    """Hash of everything but the images that determines the result (algorithm, spec, models)."""
     h = hashlib.sha256()
     h.update(ALGO_VERSION.encode())
-    h.update(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype)}).encode())
     h.update(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
     h.update(json.dumps(face_model_sha256(), sort_keys=True).encode())
     h.update(json.dumps({"fractions": DETECT_FRACTIONS, "grey": CANVAS_GREY, "min_score": MIN_DETECTION_SCORE,
-                         "fallback": FALLBACK_EYES,
-                         "mesh_upscale_to": MESH_UPSCALE_TO}).encode())
-    img_digest = hashlib.sha256(memoryview(images).cast("B")).hexdigest()
-    h.update(img_digest.encode())
-    return h.hexdigest()[:40]
+                         "fallback": FALLBACK_EYES, "mesh_upscale_to": MESH_UPSCALE_TO}).encode())
+    return h.hexdigest()[:16]
+
+
+def dataset_key(images: np.ndarray, spec: CropSpec) -> str:
+    """`<config_key>-<sha256 of the images array>`: the cache file's name."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"shape": list(images.shape), "dtype": str(images.dtype)}).encode())
+    h.update(memoryview(np.ascontiguousarray(images)).cast("B"))
+    return f"{config_key(spec)}-{h.hexdigest()[:24]}"
+
+
+def image_digests(images: np.ndarray) -> np.ndarray:
+    """(N, 20) uint8 sha1 of each image's bytes (lets subsets of a cached dataset reuse its rows)."""
+    out = np.empty((images.shape[0], 20), np.uint8)
+    for i in range(images.shape[0]):
+        out[i] = np.frombuffer(hashlib.sha1(np.ascontiguousarray(images[i]).data).digest(), np.uint8)
+    return out
 
 
 def _to_rgb(img: np.ndarray) -> np.ndarray:
@@ -193,6 +210,9 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
         raise
 
 
+_ARRAYS = ("affine", "landmarks", "found", "score", "presence", "method")
+
+
 def _load(path: Path, spec: CropSpec, key: str, n: int) -> LandmarkCache | None:
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -200,14 +220,46 @@ def _load(path: Path, spec: CropSpec, key: str, n: int) -> LandmarkCache | None:
             if meta.get("key") != key or meta.get("algo") != ALGO_VERSION:
                 return None
             c = LandmarkCache(affine=z["affine"], landmarks=z["landmarks"], found=z["found"], score=z["score"],
-                              presence=z["presence"], spec=spec, report=meta["report"], key=key, path=path,
-                              from_cache=True)
+                              presence=z["presence"], spec=spec, method=z["method"], report=meta["report"],
+                              key=key, path=path, from_cache=True)
     except (OSError, KeyError, ValueError) as e:
         print(f"lrdif.training.landmarks: ignoring unreadable cache {path}: {e}", file=sys.stderr)
         return None
     if len(c) != n:
         return None
     return c
+
+
+def _reuse_rows(folder: Path, ckey: str, digests: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Fill rows of `arrays` from other caches made with the same config (same images by sha1).
+    Returns the (N,) bool mask of rows filled."""
+    done = np.zeros(len(digests), bool)
+    want = {}
+    for i, d in enumerate(digests):
+        want.setdefault(d.tobytes(), []).append(i)
+    for f in sorted(folder.glob(f"{ckey}-*.npz"), key=lambda q: -q.stat().st_mtime):
+        if done.all():
+            break
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                if "digests" not in z.files:
+                    continue
+                src, dst = [], []
+                for j, d in enumerate(z["digests"]):
+                    rows = want.get(d.tobytes())
+                    if rows:
+                        for i in rows:
+                            if not done[i]:
+                                src.append(j)
+                                dst.append(i)
+                                done[i] = True
+                if not src:
+                    continue
+                for k in _ARRAYS:
+                    arrays[k][dst] = z[k][src]
+        except (OSError, KeyError, ValueError) as e:
+            print(f"lrdif.training.landmarks: ignoring unreadable cache {f}: {e}", file=sys.stderr)
+    return done
 
 
 def landmark_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -231,37 +283,45 @@ def compute_landmark_cache(images: np.ndarray, spec: CropSpec = CropSpec(), cach
         if c is not None:
             return c
 
-    from tqdm import tqdm
-
-    runner = _Runner(spec, num_threads=num_threads)
-    affine = np.zeros((n, 2, 3), np.float32)
-    lms = np.zeros((n, 468, 2), np.float32)
-    found = np.zeros(n, bool)
-    score = np.zeros(n, np.float32)
-    presence = np.zeros(n, np.float32)
-    frac_counts: dict[str, int] = {}
+    arrays = {"affine": np.zeros((n, 2, 3), np.float32), "landmarks": np.zeros((n, 468, 2), np.float32),
+              "found": np.zeros(n, bool), "score": np.zeros(n, np.float32), "presence": np.zeros(n, np.float32),
+              "method": np.full(n, -1, np.int8)}   # index into DETECT_FRACTIONS, -1 = whole-image fallback
+    digests = image_digests(images)
+    reused = _reuse_rows(folder, key.split("-")[0], digests, arrays) if use_cache and folder.is_dir() \
+        else np.zeros(n, bool)
+    todo = np.nonzero(~reused)[0]
     t0 = time.perf_counter()
-    for i in tqdm(range(n), desc="face landmarks", unit="img", disable=not progress, mininterval=1.0):
-        a, clm, f, s, p, frac = runner.one(_to_rgb(images[i]))
-        affine[i], lms[i], found[i], score[i], presence[i] = a, clm, f, s, p
-        k = "fallback" if frac is None else f"fraction_{frac:g}"
-        frac_counts[k] = frac_counts.get(k, 0) + 1
+    if todo.size:
+        from tqdm import tqdm
+
+        runner = _Runner(spec, num_threads=num_threads)
+        for i in tqdm(todo, desc="face landmarks", unit="img", disable=not progress, mininterval=1.0):
+            a, clm, f, s, p, frac = runner.one(_to_rgb(images[i]))
+            arrays["affine"][i], arrays["landmarks"][i], arrays["found"][i] = a, clm, f
+            arrays["score"][i], arrays["presence"][i] = s, p
+            arrays["method"][i] = -1 if frac is None else DETECT_FRACTIONS.index(frac)
     secs = time.perf_counter() - t0
+    found, presence, lms, method = arrays["found"], arrays["presence"], arrays["landmarks"], arrays["method"]
+    counts = {("fallback" if m < 0 else f"fraction_{DETECT_FRACTIONS[m]:g}"): int((method == m).sum())
+              for m in np.unique(method)}
     report = {
         "n": int(n), "found": int(found.sum()), "fallback": int(n - found.sum()),
         "found_fraction": float(found.mean()),
-        "detect_fraction_counts": frac_counts,
+        "detect_fraction_counts": counts,
         "presence_below_0.5": int((presence < 0.5).sum()),
         "mean_presence": float(presence.mean()),
         "landmarks_outside_crop": int((~((lms >= 0) & (lms <= 1)).all(axis=(1, 2))).sum()),
-        "seconds": round(secs, 1), "ms_per_image": round(1000 * secs / n, 3),
+        "computed": int(todo.size), "reused": int(reused.sum()),
+        "seconds": round(secs, 1), "ms_per_image": round(1000 * secs / max(1, todo.size), 3),
         "spec": dataclasses.asdict(spec), "algo": ALGO_VERSION, "face_models": face_model_sha256(),
     }
-    meta = {"key": key, "algo": ALGO_VERSION, "report": report}
-    _atomic_savez(path, affine=affine, landmarks=lms, found=found, score=score, presence=presence,
-                  meta=np.array(json.dumps(meta)))
-    return LandmarkCache(affine=affine, landmarks=lms, found=found, score=score, presence=presence, spec=spec,
-                         report=report, key=key, path=path, from_cache=False)
+    if todo.size:  # a dataset made only of already-cached images is not stored twice
+        meta = {"key": key, "algo": ALGO_VERSION, "report": report}
+        _atomic_savez(path, digests=digests, meta=np.array(json.dumps(meta)), **arrays)
+    return LandmarkCache(affine=arrays["affine"], landmarks=lms, found=found, score=arrays["score"],
+                         presence=presence, spec=spec, method=method, report=report, key=key,
+                         path=path if todo.size else None,
+                         from_cache=not todo.size)
 
 
 def apply_affine_crops(images: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
