@@ -89,8 +89,10 @@ class UDCRanges:
     n_distance        distances are drawn from this many geometric levels (kernels are cached)
     material_rgb      per-channel transmittance of the panel materials (x fill factor = total T)
     glare             fraction of the light scattered into a uniform veil (display haze / flare)
-    electrons_white   photo-electrons a clean camera collects for a white crop pixel (log-uniform);
-                      behind the panel it collects T_c times that
+    electrons_white   photo-electrons collected in the GREEN channel for a white crop pixel behind
+                      the panel (log-uniform), i.e. after auto-exposure has lengthened the exposure
+                      as far as it can; R and B collect (T_r/T_g) and (T_b/T_g) times that, so the
+                      colour gain of the ISP amplifies their noise
     read_noise_e      read noise (electrons, Gaussian)
     brightness        residual brightness after the camera's auto-exposure gain (1 = fully restored)
     wb_correction     fraction (in log space) of the panel's colour cast removed by auto white balance
@@ -104,7 +106,7 @@ class UDCRanges:
     material_rgb: tuple[tuple[float, float], tuple[float, float], tuple[float, float]] = (
         (0.85, 1.0), (0.8, 0.95), (0.65, 0.9))
     glare: tuple[float, float] = (0.0, 0.08)
-    electrons_white: tuple[float, float] = (2000.0, 20000.0)
+    electrons_white: tuple[float, float] = (1000.0, 10000.0)
     read_noise_e: tuple[float, float] = (1.5, 5.0)
     brightness: tuple[float, float] = (0.75, 1.0)
     wb_correction: tuple[float, float] = (0.5, 0.9)
@@ -116,6 +118,7 @@ POLED_RANGES = UDCRanges(
     # polyimide substrate is yellow: strong blue absorption (Zhou et al.: P-OLED ~3 % total)
     material_rgb=((0.35, 0.5), (0.25, 0.4), (0.06, 0.15)),
     glare=(0.02, 0.15),
+    electrons_white=(300.0, 3000.0),
     brightness=(0.5, 0.85),
     wb_correction=(0.4, 0.8),
 )
@@ -212,11 +215,14 @@ class UDCDegradation(Degradation):
         g = glare.view(b, 1, 1, 1)
         blurred = (1 - g) * blurred + g * blurred.mean(dim=(2, 3), keepdim=True)        # veiling glare
         trans = (fill[i_psf].view(b, 1) * material).view(b, 3, 1, 1)                       # total T_c
-        electrons = q.view(b, 1, 1, 1) * trans * blurred
+        t_rel = trans / trans[:, 1:2]                                                       # T_c / T_g
+        # photo-electrons: the green channel collects q for white (exposure already lengthened by
+        # auto-exposure), R and B their transmittance ratio of it; shot (Poisson) + read noise
+        electrons = q.view(b, 1, 1, 1) * t_rel * blurred
         electrons = electrons + torch.sqrt(electrons + sigma_r.view(b, 1, 1, 1) ** 2) * noise
-        # camera gain: undo T_c (amplifying the noise), keep a residual cast (T_c/T_g)^(1-kappa)
-        t_rel = trans / trans[:, 1:2]
-        gain = beta.view(b, 1, 1, 1) * t_rel ** (1 - kappa.view(b, 1, 1, 1)) / (q.view(b, 1, 1, 1) * trans)
+        # camera gain: undo the transmittance (amplifying the noise), leaving a residual brightness
+        # loss beta and colour cast (T_c / T_g)^(1 - kappa) that AE / AWB did not remove
+        gain = beta.view(b, 1, 1, 1) * t_rel ** (1 - kappa.view(b, 1, 1, 1)) / (q.view(b, 1, 1, 1) * t_rel)
         out = (electrons * gain).clamp(0.0, 1.0)
         return quantise_8bit(linear_to_srgb(out))
 
@@ -251,7 +257,7 @@ class LowLightRanges:
     illuminant_k: tuple[float, float] = (2700.0, 7500.0)
     wb_correction: tuple[float, float] = (0.2, 0.8)
     tint: tuple[float, float] = (-0.05, 0.05)
-    electrons_white: tuple[float, float] = (1500.0, 15000.0)
+    electrons_white: tuple[float, float] = (800.0, 8000.0)
     read_noise_e: tuple[float, float] = (1.5, 6.0)
     adc_bits: tuple[int, int] = (9, 12)
     recovery: tuple[float, float] = (0.0, 0.4)

@@ -17,7 +17,7 @@ from the physics, not from resampling.  Openings are rendered with exact area co
 rectangles are separable per axis), the pupil edge with a one-sample linear ramp.
 
 Each colour channel integrates three wavelengths across its band (equal weights).  The fine PSF
-(1024^2 samples of 0.25 mrad = +-128 mrad) is integrated into a 1 mrad "bank grid" (257^2) that is
+(1536^2 samples of 0.25 mrad = +-192 mrad) is integrated into a 1 mrad "bank grid" (385^2) that is
 cached; `kernel_stack` then integrates it into the pixels of a face crop, whose angular pixel size
 is crop field of view / crop size (pixel-area integration by exact interval-overlap matrices).
 """
@@ -39,13 +39,13 @@ __all__ = [
     "compute_psf", "PSFBank", "get_bank", "load_psf", "binning_matrix", "bin_psf", "psf_second_moment",
 ]
 
-FINE_N = 1024            # pupil / fine-PSF samples per side
-FINE_MRAD = 0.25         # fine angular sample spacing (mrad) -> field +-128 mrad
+FINE_N = 1536            # pupil / fine-PSF samples per side
+FINE_MRAD = 0.25         # fine angular sample spacing (mrad) -> field +-192 mrad
 BANK_MRAD = 1.0          # bank-grid spacing (mrad)
-BANK_HALF = 128          # bank grid = (2*128+1)^2 samples
+BANK_HALF = 192          # bank grid = (2*192+1)^2 samples
 # wavelengths (nm) integrated per channel R, G, B (centres ~630 / 550 / 450 nm)
 CHANNEL_WAVELENGTHS_NM = ((600.0, 630.0, 660.0), (520.0, 550.0, 580.0), (420.0, 450.0, 480.0))
-BANK_VERSION = "psfbank/1"
+BANK_VERSION = "psfbank/2"
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,10 @@ class LayoutRanges:
 TOLED_LAYOUT = LayoutRanges(
     name="toled", pitch_um=(60.0, 100.0), aspect=(0.9, 1.1), open_w=(0.3, 0.5), open_h=(0.65, 0.9),
     n_openings=(1,), transpose_prob=0.5, aperture_mm=(1.0, 1.5))
-# Polyimide OLED (P-OLED): dense pixels, small openings (4-20 % open area) in a square or delta
+# Polyimide OLED (P-OLED): dense pixels, small openings (6-32 % open area) in a square or delta
 # arrangement: a wide, roughly isotropic diffraction halo -> strong blur.
 POLED_LAYOUT = LayoutRanges(
-    name="poled", pitch_um=(40.0, 70.0), aspect=(0.9, 1.1), open_w=(0.2, 0.35), open_h=(0.2, 0.35),
+    name="poled", pitch_um=(40.0, 70.0), aspect=(0.9, 1.1), open_w=(0.25, 0.4), open_h=(0.25, 0.4),
     n_openings=(1, 2), transpose_prob=0.5, aperture_mm=(1.0, 1.5))
 
 
@@ -128,11 +128,11 @@ def bin_psf(psf: np.ndarray, d_in: float, d_out: float, half_out: int) -> np.nda
     c, h, w = psf.shape
     my = binning_matrix(h, d_in, h // 2, 2 * half_out + 1, d_out, half_out)
     mx = binning_matrix(w, d_in, w // 2, 2 * half_out + 1, d_out, half_out)
-    return np.einsum("yi,cij,xj->cyx", my, psf.astype(np.float64), mx)
+    return my @ psf.astype(np.float64) @ mx.T   # (y,i) @ (c,i,j) @ (j,x): separable binning
 
 
 def compute_psf(layout: DisplayLayout) -> np.ndarray:
-    """PSF (3, 257, 257) float32 of `layout` on the bank grid (1 mrad pixels, centre 128),
+    """PSF (3, 385, 385) float32 of `layout` on the bank grid (1 mrad pixels, centre 192),
     each channel non-negative and summing to 1."""
     n = FINE_N
     dtheta = FINE_MRAD * 1e-3
@@ -142,29 +142,32 @@ def compute_psf(layout: DisplayLayout) -> np.ndarray:
     mb = binning_matrix(n, FINE_MRAD, n // 2, 2 * BANK_HALF + 1, BANK_MRAD, BANK_HALF)
     mb_t = torch.from_numpy(mb.astype(np.float32))
     out = np.zeros((3, 2 * BANK_HALF + 1, 2 * BANK_HALF + 1), np.float64)
+    idx = torch.arange(n, dtype=torch.float64) - n // 2
     for ch, lams in enumerate(CHANNEL_WAVELENGTHS_NM):
-        acc = torch.zeros(n, n, dtype=torch.float64)
+        acc = torch.zeros(n, n, dtype=torch.float32)
         for lam_nm in lams:
             lam = lam_nm * 1e-9
             dx = lam / (n * dtheta)                      # pupil sampling pitch for this wavelength
             if radius > 0.5 * n * dx * 0.98:
                 raise ValueError(f"aperture {layout.aperture_mm} mm does not fit the pupil grid at {lam_nm} nm")
-            coords = (np.arange(n) - n // 2) * dx
+            coords = (idx * dx).numpy()
             cx = _periodic_coverage(coords, dx, px, -wx / 2, wx)
             cy = _periodic_coverage(coords, dx, py, -wy / 2, wy)
-            mask = cy[:, None] * cx[None, :]
+            mask = torch.from_numpy(cy[:, None] * cx[None, :]).float()
             if layout.n_openings == 2:
                 cx2 = _periodic_coverage(coords, dx, px, px / 2 - wx / 2, wx)
                 cy2 = _periodic_coverage(coords, dx, py, py / 2 - wy / 2, wy)
-                mask = mask + cy2[:, None] * cx2[None, :]
-            r = np.hypot(coords[:, None], coords[None, :])
-            pupil = np.clip((radius - r) / dx + 0.5, 0.0, 1.0)
-            amp = torch.from_numpy((pupil * mask).astype(np.float32))
-            inten = torch.fft.fftshift(torch.fft.fft2(amp).abs().square()).double()
-            acc += inten / inten.sum()
-        fine = (acc / len(lams)).float()
-        binned = (mb_t @ fine @ mb_t.T).double().numpy()
-        out[ch] = binned
+                mask += torch.from_numpy(cy2[:, None] * cx2[None, :]).float()
+            c = (idx * (dx / radius)).float()               # pupil coordinates in units of the radius
+            rr = torch.sqrt(c[:, None] ** 2 + c[None, :] ** 2)
+            pupil = ((1.0 - rr) * (radius / dx) + 0.5).clamp_(0.0, 1.0)
+            half = torch.fft.rfft2(pupil * mask).abs().square()          # (n, n//2+1): real input
+            full = torch.empty(n, n, dtype=torch.float32)                # -> Hermitian-symmetric |F|^2
+            full[:, : n // 2 + 1] = half
+            full[:, n // 2 + 1:] = torch.roll(torch.flip(half[:, 1: n - n // 2], dims=(0, 1)), 1, dims=0)
+            acc += torch.fft.fftshift(full) / full.double().sum().float()
+        fine = acc / len(lams)
+        out[ch] = (mb_t @ fine @ mb_t.T).double().numpy()
     if layout.transpose:
         out = out.transpose(0, 2, 1)
     out = np.clip(out, 0.0, None)
