@@ -75,3 +75,11 @@ def test_atomic_write(tmp_path):
 def test_sample_image():
     img = sample_image()
     assert img.shape == (512, 512, 3) and img.dtype == np.uint8 and img.flags.c_contiguous
+
+
+def test_setup_main_with_populated_cache(real_paths, capsys):
+    # the cache verifies, so lrdif-setup only prints (nothing is fetched)
+    assert assets.main([]) == 0
+    out = capsys.readouterr().out
+    for k, a in FACE_MODELS.items():
+        assert a.sha256 in out and str(real_paths[k]) in out

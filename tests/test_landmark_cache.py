@@ -32,6 +32,7 @@ def test_cache_round_trip(tiny_images, tmp_path):
     assert c.score.shape == (n,) and c.presence.shape == (n,)
     assert c.report["n"] == n and c.report["found"] + c.report["fallback"] == n
     assert c.found.sum() >= 60                      # measured: 64/64
+    assert c.reliable.sum() >= 56 and not (c.reliable & ~c.found).any()
     assert np.all(c.score[c.found] >= 0.5)
     assert np.all((c.landmarks >= 0) & (c.landmarks <= 1))
     # eyes level in the crop

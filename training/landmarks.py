@@ -79,6 +79,11 @@ class LandmarkCache:
     def __len__(self) -> int:
         return int(self.affine.shape[0])
 
+    @property
+    def reliable(self) -> np.ndarray:
+        """(N,) bool: face detected and FaceMesh presence >= 0.5 (what the SDK would accept at run time)."""
+        return self.found & (self.presence >= 0.5)
+
     def crops(self, images: np.ndarray) -> np.ndarray:
         return apply_affine_crops(images, self.affine, self.spec.size)
 
