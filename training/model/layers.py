@@ -15,20 +15,20 @@ from torch import nn
 class LayerNormLast(nn.Module):
     """LayerNorm over the last dim, as (x - mean) * rsqrt(var + eps) * w + b.
 
-    The means are matmuls with a constant (dim, 1) averaging vector: XNNPACK only delegates
-    mean.dim over the two spatial dims of a 4-D tensor, but takes matmul everywhere."""
+    The means are a linear map with a constant (1, dim) averaging row: XNNPACK only delegates
+    mean.dim over the two spatial dims of a 4-D tensor, but takes linear everywhere."""
 
     def __init__(self, dim: int, eps: float = 1e-5, affine: bool = True) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim)) if affine else None
         self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
-        self.register_buffer("avg", torch.full((dim, 1), 1.0 / dim), persistent=False)
+        self.register_buffer("avg", torch.full((1, dim), 1.0 / dim), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mu = torch.matmul(x, self.avg)
+        mu = F.linear(x, self.avg)
         xc = x - mu
-        var = torch.matmul(xc * xc, self.avg)
+        var = F.linear(xc * xc, self.avg)
         y = xc * torch.rsqrt(var + self.eps)
         if self.weight is not None:
             y = y * self.weight + self.bias
@@ -58,9 +58,17 @@ class LayerNorm2d(nn.Module):
 
 
 def l2_normalise_last(x: torch.Tensor, ones: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """x / ||x|| along the last dim, as x * rsqrt(sum(x^2) + eps) with the sum a matmul with a
-    constant (n, 1) ones vector (instead of F.normalize / sum.dim, which XNNPACK does not take)."""
-    return x * torch.rsqrt(torch.matmul(x * x, ones) + eps)
+    """x / ||x|| along the last dim, as x * rsqrt(sum(x^2) + eps) with the sum a linear map with a
+    constant (1, n) ones row (instead of F.normalize / sum.dim, which XNNPACK does not take)."""
+    return x * torch.rsqrt(F.linear(x * x, ones) + eps)
+
+
+def bmm4(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, H, M, K) @ (B, H, K, N) as one 3-D bmm. torch.matmul on 4-D tensors decomposes into
+    expand + view + bmm, and the (no-op) expand_copy is not delegated by XNNPACK: it split the graph."""
+    bb, h, m, k = a.shape
+    n = b.shape[-1]
+    return torch.bmm(a.reshape(bb * h, m, k), b.reshape(bb * h, k, n)).reshape(bb, h, m, n)
 
 
 class ZModulatedNorm(nn.Module):
@@ -93,7 +101,7 @@ class DMNet(nn.Module):
     def __init__(self, dim: int, heads: int, hw: int) -> None:
         super().__init__()
         self.heads = heads
-        self.register_buffer("ones_hw", torch.ones(hw, 1), persistent=False)
+        self.register_buffer("ones_hw", torch.ones(1, hw), persistent=False)
         self.temperature = nn.Parameter(torch.ones(1, heads, 1, 1))
         self.qkv = nn.Conv2d(dim, dim * 3, 1)
         self.qkv_dw = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3)
@@ -109,9 +117,9 @@ class DMNet(nn.Module):
         v = v.reshape(b, self.heads, ch, h * w)
         q = l2_normalise_last(q, self.ones_hw)
         k = l2_normalise_last(k, self.ones_hw)
-        attn = torch.matmul(q, k.transpose(-2, -1)) * self.temperature
+        attn = bmm4(q, k.transpose(-2, -1)) * self.temperature
         attn = attn.softmax(dim=-1)
-        out = torch.matmul(attn, v).reshape(b, c, h, w)
+        out = bmm4(attn, v).reshape(b, c, h, w)
         return self.proj(out)
 
 
@@ -195,9 +203,9 @@ class WindowCrossAttention(nn.Module):
         v = v.reshape(bw, n, self.heads, hd).transpose(1, 2)
         bias = torch.matmul(self.bias_onehot, self.bias_table)          # (N*N, heads)
         bias = bias.transpose(0, 1).reshape(1, self.heads, n, n)
-        attn = torch.matmul(q * self.scale, k.transpose(-2, -1)) + bias
+        attn = bmm4(q * self.scale, k.transpose(-2, -1)) + bias
         attn = attn.softmax(dim=-1)
-        out = torch.matmul(attn, v).transpose(1, 2).reshape(bw, n, d)
+        out = bmm4(attn, v).transpose(1, 2).reshape(bw, n, d)
         return self.proj(out)
 
 
@@ -258,8 +266,8 @@ class SelfAttention(nn.Module):
         q = qkv[..., :d].reshape(b, n, self.heads, hd).transpose(1, 2)
         k = qkv[..., d:2 * d].reshape(b, n, self.heads, hd).transpose(1, 2)
         v = qkv[..., 2 * d:].reshape(b, n, self.heads, hd).transpose(1, 2)
-        attn = torch.matmul(q * self.scale, k.transpose(-2, -1)).softmax(dim=-1)
-        out = torch.matmul(self.drop(attn), v).transpose(1, 2).reshape(b, n, d)
+        attn = bmm4(q * self.scale, k.transpose(-2, -1)).softmax(dim=-1)
+        out = bmm4(self.drop(attn), v).transpose(1, 2).reshape(b, n, d)
         return self.drop(self.proj(out))
 
 

@@ -98,7 +98,7 @@ class UDCformer(nn.Module):
         self.pool_k = [cfg.resolutions[s] // min(cfg.token_grid, cfg.resolutions[s]) for s in range(3)]
         n_tokens = sum((cfg.resolutions[s] // self.pool_k[s]) ** 2 for s in range(3))
         self.num_tokens = n_tokens
-        self.register_buffer("token_avg", torch.full((n_tokens, 1), 1.0 / n_tokens), persistent=False)
+        self.register_buffer("token_avg", torch.full((1, n_tokens), 1.0 / n_tokens), persistent=False)
         self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, cfg.head_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList([
@@ -127,6 +127,5 @@ class UDCformer(nn.Module):
         for blk in self.blocks:                             # eqs. 11-12
             t = blk(t)
         t = self.norm(t)
-        b, d = t.shape[0], t.shape[2]
-        t = torch.mm(t.transpose(1, 2).reshape(b * d, self.num_tokens), self.token_avg).reshape(b, d)  # token mean
+        t = F.linear(t.transpose(1, 2), self.token_avg).flatten(1)       # token mean as a linear map
         return self.classifier(self.drop(t))
