@@ -101,7 +101,7 @@ class UDCRanges:
     n_psf: int = 12
     psf_seed: int = 0
     crop_width_m: float = 0.22
-    distance_m: tuple[float, float] = (0.25, 0.6)
+    distance_m: tuple[float, float] = (0.25, 0.5)
     n_distance: int = 4
     material_rgb: tuple[tuple[float, float], tuple[float, float], tuple[float, float]] = (
         (0.85, 1.0), (0.8, 0.95), (0.65, 0.9))
