@@ -215,26 +215,39 @@ def run(args) -> dict[str, Any]:
 
     data_path = resolve_data_path(args.data)
     split = args.split
+    from lrdif.training.datasets import SPLIT_CODES, normalise_split
     try:
-        if split is None:
-            from lrdif.training.datasets import detect_layout
-            ds_all = load_dataset(data_path, None, classes)
-            split = "test" if ds_all.split is not None and (ds_all.split == 2).any() else "all"
-            from lrdif.training.datasets import _select_split  # same selection as load_dataset(split=...)
-            ds = _select_split(ds_all, None if split == "all" else split)
-        else:
-            ds = load_dataset(data_path, split, classes)
+        want = normalise_split(split)
+        # the landmark cache is keyed by the whole file's pixels: compute (or reuse) it for every image,
+        # then select the split, so all splits share one cache
+        ds_all = load_dataset(data_path, None, classes)
     except DatasetError as e:
         raise EvalError(str(e)) from None
-    if len(ds) == 0:
+    if split is None:
+        want = "test" if ds_all.split is not None and (ds_all.split == 2).any() else None
+    split = want or "all"
+    if want is None:
+        idx = np.arange(len(ds_all))
+    elif ds_all.split is None:
+        raise EvalError(f"{data_path}: has no train/test split information, so --split {args.split} cannot be "
+                        f"selected (use --split all)")
+    elif want == "public+private":
+        idx = np.flatnonzero((ds_all.split == 1) | (ds_all.split == 2))
+    else:
+        idx = np.flatnonzero(ds_all.split == SPLIT_CODES[want])
+    if len(idx) == 0:
         raise EvalError(f"{data_path}: no images for split {split!r}")
-    if args.limit and len(ds) > args.limit:
+    if args.limit and len(idx) > args.limit:
         rs = np.random.RandomState(args.seed)
-        ds = ds.subset(np.sort(rs.choice(len(ds), args.limit, replace=False)))
+        idx = np.sort(rs.choice(idx, args.limit, replace=False))
+    ds = ds_all.subset(idx, name=ds_all.name)
     try:
-        crops, cinfo = prepare_crops(ds, size=cfg.input_size, cache_dir=args.cache_dir, progress=args.progress)
+        crops_all, cinfo = prepare_crops(ds_all, size=cfg.input_size, cache_dir=args.cache_dir, progress=args.progress)
     except Exception as e:
         raise EvalError(f"cannot compute face crops for {data_path}: {e}") from None
+    crops = crops_all.subset(idx)
+    del crops_all
+    cinfo = dict(cinfo, faces_found=int(crops.found.sum()), faces_missing=int((~crops.found).sum()))
 
     per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, steps=args.steps,
                               start=args.start, bs=args.batch_size, progress=args.progress)

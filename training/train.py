@@ -382,11 +382,14 @@ def _prepare_data(args, dist: _Dist, classes: int, input_size: int):
         raise TrainError(f"{path}: dataset is empty")
     # landmark cache: rank 0 computes (and writes the disk cache) first, the others then read it
     t0 = time.time()
-    if dist.main:
-        crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=not args.no_progress)
-    dist.barrier()
-    if not dist.main:
-        crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=False)
+    try:
+        if dist.main:
+            crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=not args.no_progress)
+        dist.barrier()
+        if not dist.main:
+            crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=False)
+    except (RuntimeError, OSError, ValueError) as e:
+        raise TrainError(f"cannot compute the face crops / landmark cache for {path}: {e}") from None
     info.update(cinfo)
     info["crop_seconds"] = round(time.time() - t0, 1)
 
@@ -612,6 +615,11 @@ def _run(args) -> int:
         save_checkpoint(str(out / "last.pt"), src, cfg, stage, preset, meta=meta)
         if tag_best:
             save_checkpoint(str(out / "best.pt"), src, cfg, stage, preset, meta=meta)
+        try:
+            from lrdif.training.plots import plot_training_curves
+            plot_training_curves(csv_path, out / "curves.png", title=f"LRDif stage {stage} ({preset})")
+        except Exception as e:  # plotting must never fail a run
+            _log(f"warning: could not plot curves: {e}")
         _atomic_torch_save({
             "format": "lrdif.train_state/1", "stage": stage, "preset": preset, "config": cfg.to_dict(),
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
@@ -732,7 +740,9 @@ def _run(args) -> int:
                                **{f"val_acc_{k}": f"{accs[k]:.5f}" for k in val_kinds},
                                "val_acc_mean": f"{accs['mean']:.5f}", "lr": f"{sched.get_last_lr()[0]:.6g}",
                                "time_s": f"{time.time() - t_start:.1f}"})
-                    is_best = accs["mean"] > best
+                    # stage 1 validates with the ground-truth prior and saturates near 100%: ties go to the
+                    # later checkpoint (its UDCformer initialises stage 2)
+                    is_best = accs["mean"] >= best if stage == 1 else accs["mean"] > best
                     if is_best:
                         best = accs["mean"]
                     nxt_epoch, nxt_b = (epoch + 1, 0) if at_end else (epoch, b + 1)
