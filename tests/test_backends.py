@@ -218,3 +218,16 @@ def test_default_model_manifest_checks(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="not a valid model manifest"):
         default_model_path(tmp_path / "manifest.json")
+
+
+def test_litert_int8_io_quantisation():
+    """int8 model inputs are quantised with the tensor's own scale / zero point, outputs dequantised."""
+    from lrdif.sdk.backends.litert import LiteRTBackend
+
+    d = {"dtype": np.int8, "quantization": (0.5, 3)}
+    x = np.array([-100.0, -1.0, 0.0, 0.26, 10.0, 100.0], np.float32)
+    q = LiteRTBackend._quantise(x, d)
+    assert q.dtype == np.int8 and q.tolist() == [-128, 1, 3, 4, 23, 127]
+    np.testing.assert_allclose(LiteRTBackend._dequantise(q, d), (q.astype(np.float32) - 3) * 0.5)
+    f = {"dtype": np.float32, "quantization": (0.0, 0)}
+    assert LiteRTBackend._quantise(x, f) is x

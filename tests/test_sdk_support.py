@@ -1,5 +1,5 @@
 """Shared helpers of the SDK tests (no tests here): test artifacts exported once per session from
-the `tiny` LRDif preset, the face-model check and synthetic frames built from real face photos.
+the `tiny` LRDif preset by lrdif-export's targets, the face-model check and synthetic frames built from real face photos.
 
 Artifacts are built lazily and cached for the whole pytest session in one temporary directory
 (functools.cache), so every test module that imports these helpers shares them.
@@ -66,67 +66,51 @@ def _sample_args(batch: int):
     return (torch.rand(batch, 3, s, s, generator=g) * 2 - 1, torch.rand(batch, 468, 2, generator=g))
 
 
+def _export(target: str, name: str) -> Path:
+    """Export the tiny model with lrdif-export's target (`lrdif.export.targets.REGISTRY`): the
+    same code, IO names, batch policy and metadata embedding as the shipped artifacts."""
+    from lrdif.export.targets import REGISTRY
+
+    t = REGISTRY[target]
+    model, _ = _tiny_model()
+    return t.export(model, _sample_args(2), _workdir() / name, False, None, t.metadata_for(tiny_metadata(), False))
+
+
 @functools.cache
 def onnx_artifact(metadata: bool = True) -> Path:
-    """Tiny LRDif as ONNX, dynamic batch, metadata embedded (or not)."""
-    import torch
-
-    from lrdif.sdk.artifact_metadata import embed_metadata
-
-    model, _ = _tiny_model()
-    path = _workdir() / ("tiny.onnx" if metadata else "tiny-nometa.onnx")
-    names = ["image", "landmarks", "probabilities", "logits"]
-    with torch.no_grad():
-        torch.onnx.export(model, _sample_args(2), str(path), input_names=names[:2], output_names=names[2:],
-                          dynamic_axes={n: {0: "batch"} for n in names}, dynamo=False, opset_version=17)
+    """Tiny LRDif as ONNX (dynamic batch), metadata embedded (or stripped)."""
     if metadata:
-        embed_metadata(path, tiny_metadata(target="onnx"))
-    return path
+        return _export("onnx", "tiny.onnx")
+    path = onnx_artifact()
+    import onnx
+
+    m = onnx.load(str(path))
+    del m.metadata_props[:]
+    bare = _workdir() / "tiny-nometa.onnx"
+    onnx.save(m, str(bare))
+    return bare
 
 
 def onnx_with_metadata(name: str, **changes) -> Path:
     """A copy of the tiny ONNX artifact whose embedded metadata has `changes` (for mismatch tests)."""
-    from lrdif.sdk.artifact_metadata import embed_metadata
+    from lrdif.sdk.artifact_metadata import embed_metadata, read_metadata
 
     path = _workdir() / name
     shutil.copyfile(onnx_artifact(), path)
-    embed_metadata(path, tiny_metadata(target="onnx").replace(**changes))
+    embed_metadata(path, read_metadata(onnx_artifact()).replace(**changes))
     return path
 
 
 @functools.cache
 def tflite_artifact() -> Path:
     """Tiny LRDif as float TFLite (litert-torch), fixed batch 1, metadata appended."""
-    import torch
-
-    import litert_torch
-    from lrdif.sdk.artifact_metadata import embed_metadata
-
-    model, _ = _tiny_model()
-    path = _workdir() / "tiny.tflite"
-    with torch.no_grad():
-        litert_torch.convert(model, _sample_args(1)).export(str(path))
-    embed_metadata(path, tiny_metadata(target="tflite", batch=1))
-    return path
+    return _export("tflite", "tiny.tflite")
 
 
 @functools.cache
 def pte_artifact() -> Path:
     """Tiny LRDif as an ExecuTorch XNNPACK program, fixed batch 1, with its metadata sidecar."""
-    import torch
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    from lrdif.sdk.artifact_metadata import embed_metadata
-
-    model, _ = _tiny_model()
-    path = _workdir() / "tiny.pte"
-    with torch.no_grad():
-        ep = torch.export.export(model, _sample_args(1))
-        prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
-    path.write_bytes(prog.buffer)
-    embed_metadata(path, tiny_metadata(target="executorch", batch=1))
-    return path
+    return _export("executorch", "tiny.pte")
 
 
 def scratch(name: str) -> Path:
