@@ -107,9 +107,11 @@ class LRDifConfig:
 
 # Measured (count_params / count_macs on LRDifInference, batch 1; MACs = conv/linear/matmul only):
 #   tiny   : 32x32,   42 k inference params (71 k with FPEN_S1),   1.5 M MACs
-#   mobile : 64x64,  0.70 M inference params (0.90 M total),       40 M MACs; forward+backward of a
-#            batch of 64 on 2 idle CPU threads ~0.24 s (stage 1) / ~0.22 s (stage 2)
-#            -> ~1.8 min per 28.5k-image FERPlus epoch (model only, no data pipeline)
+#   mobile : 64x64,  0.70 M inference params (0.90 M total),       41 M MACs; forward+backward+AdamW
+#            of a batch of 64: ~0.24 s stage 1 / ~0.22 s stage 2 on 2 idle CPU threads, 0.44 / 0.39
+#            CPU-s on 1 thread -> ~1.8 min per 28.5k-image FERPlus epoch on 2 idle cores (model
+#            only, no data pipeline). On an oversubscribed machine 2 OpenMP threads degrade badly
+#            (measured 3-18 s per batch at load 3.5): prefer 1 thread there.
 #   paper  : 112x112, 10.0 M inference params (11.1 M total),      1.15 G MACs
 PRESETS: dict[str, LRDifConfig] = {
     # unit tests: forward + backward well under a second
