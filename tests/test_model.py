@@ -73,11 +73,11 @@ def test_stage1_forward_backward(tiny, b):
     cfg = tiny.cfg
     x, lm, y = _inputs(cfg, b)
     tiny.train()
-    t0 = time.perf_counter()
+    t0 = time.process_time()          # CPU time: robust to other jobs on the shared cores
     logits, z = tiny.forward_stage1(x, lm, y)
     assert logits.shape == (b, cfg.num_classes) and z.shape == (b, cfg.epr_dim)
     F.cross_entropy(logits, y).backward()
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
     assert tiny.fpen_s1.mlp[0].weight.grad is not None
     assert tiny.udcformer.classifier.weight.grad is not None
     tiny.zero_grad(set_to_none=True)
@@ -90,14 +90,14 @@ def test_stage2_forward_backward(tiny, b):
     x, lm, y = x[:b], lm[:b], y[:b]
     tiny.train()
     z_t = tiny.teacher_epr(x if b > 1 else x.repeat(2, 1, 1, 1), y if b > 1 else y.repeat(2))[:b]
-    t0 = time.perf_counter()
+    t0 = time.process_time()          # CPU time: robust to other jobs on the shared cores
     if b == 1:
         tiny.eval()   # BatchNorm cannot train on a batch of 1
     logits, z_hat = tiny.forward_stage2(x, lm, z_teacher=z_t)
     assert logits.shape == (b, cfg.num_classes) and z_hat.shape == (b, cfg.epr_dim)
     loss = F.cross_entropy(logits, y) + epr_kl_loss(z_t, z_hat)
     loss.backward()
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
     assert tiny.denoiser.in_c.weight.grad is not None
     assert tiny.pnet_s2.mlp[0].weight.grad is not None
     assert tiny.fpen_s1.mlp[0].weight.grad is None          # teacher is not trained in stage 2
