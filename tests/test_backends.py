@@ -136,7 +136,7 @@ def test_corrupt_onnx(damage):
 
 
 def test_onnx_without_metadata():
-    with pytest.raises(ModelLoadError, match="no lrdif metadata"):
+    with pytest.raises(ModelLoadError, match="tiny-nometa.onnx: no 'lrdif_metadata'"):
         load_backend(onnx_artifact(metadata=False))
 
 
@@ -171,7 +171,7 @@ def test_metadata_target_mismatch():
         if p.key == METADATA_KEY:
             p.value = json.dumps({**json.loads(p.value), "target": "tflite"})
     onnx.save(m, str(path))
-    with pytest.raises(ModelLoadError, match="'tflite' artifact"):
+    with pytest.raises(ModelLoadError, match="wrong-target.onnx: metadata says target 'tflite'"):
         load_backend(path)
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lrdif.sdk.metadata import METADATA_KEY, MetadataError, ModelMetadata
+from lrdif.sdk.metadata import MetadataError, ModelMetadata
 
 
 class ModelLoadError(RuntimeError):
@@ -42,18 +42,8 @@ def check_model_source(model: object) -> "str | bytes":
     return str(p)
 
 
-def parse_metadata(text: "str | bytes | None", source: str) -> ModelMetadata:
-    if text is None:
-        raise ModelLoadError(f"{source}: no lrdif metadata ('{METADATA_KEY}') embedded; not an lrdif "
-                             f"emotion model, or exported without metadata")
-    try:
-        return ModelMetadata.from_json(text)
-    except MetadataError as e:
-        raise ModelLoadError(f"{source}: invalid lrdif metadata: {e}") from None
-
-
 def load_artifact_metadata(model: "str | bytes", source: str) -> ModelMetadata:
-    """Embedded metadata of a .tflite / .pte / .mlpackage via lrdif.sdk.artifact_metadata."""
+    """The artifact's embedded metadata (lrdif.sdk.artifact_metadata.read_metadata) or ModelLoadError."""
     from lrdif.sdk.artifact_metadata import read_metadata
 
     try:

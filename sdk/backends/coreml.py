@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, parse_metadata, validate_io
-from lrdif.sdk.metadata import METADATA_KEY, ModelMetadata
+from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, load_artifact_metadata, validate_io
+from lrdif.sdk.metadata import ModelMetadata
 
 
 class CoreMLBackend(Backend):
@@ -30,7 +30,7 @@ class CoreMLBackend(Backend):
             raise ModelLoadError(f"{self.source}: the CoreML backend needs coremltools: {e}") from None
         except Exception as e:
             raise ModelLoadError(f"{self.source}: cannot be loaded by Core ML: {e}") from None
-        meta = parse_metadata(self._model.user_defined_metadata.get(METADATA_KEY), self.source)
+        meta = load_artifact_metadata(model, self.source)
 
         def shapes(feats):
             out = []

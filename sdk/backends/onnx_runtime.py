@@ -1,10 +1,10 @@
-"""ONNX Runtime (CPU) runner: the default backend. Metadata from the ONNX metadata_props."""
+"""ONNX Runtime (CPU) runner: the default backend."""
 from __future__ import annotations
 
 import numpy as np
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, parse_metadata, validate_io
-from lrdif.sdk.metadata import METADATA_KEY, ModelMetadata
+from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, load_artifact_metadata, validate_io
+from lrdif.sdk.metadata import ModelMetadata
 
 
 class OnnxRuntimeBackend(Backend):
@@ -14,6 +14,7 @@ class OnnxRuntimeBackend(Backend):
     def _load(self, model: "str | bytes") -> ModelMetadata:
         import onnxruntime as ort
 
+        meta = load_artifact_metadata(model, self.source)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.inter_op_num_threads = 1
@@ -25,8 +26,6 @@ class OnnxRuntimeBackend(Backend):
         except Exception as e:   # InvalidProtobuf, Fail, NoSuchFile, ...
             raise ModelLoadError(f"{self.source}: cannot be loaded by onnxruntime (corrupt, truncated "
                                  f"or not an ONNX model): {str(e).strip().splitlines()[0][:300]}") from None
-        props = self._session.get_modelmeta().custom_metadata_map
-        meta = parse_metadata(props.get(METADATA_KEY), self.source)
         sig = lambda args: [(a.name, tuple(dim(d) for d in a.shape)) for a in args]  # noqa: E731
         self._names = validate_io(meta, self.source, sig(self._session.get_inputs()),
                                   sig(self._session.get_outputs()))
