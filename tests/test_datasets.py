@@ -83,13 +83,16 @@ def test_npz_rgb_any_size_with_split_and_labels(tmp_path, tiny):
 
 
 def test_shared_ferplus_protocols(ferplus_npz):
-    test = load_dataset(ferplus_npz, "test")
+    from lrdif.training.datasets import _select_split
+    full = load_dataset(ferplus_npz)
+    assert len(full) == 35710
+    test = _select_split(full, "test")
     assert len(test) == 3573
     # README's PrivateTest majority counts
     assert test.class_counts() == {"neutral": 1274, "happiness": 929, "surprise": 450, "sadness": 449,
                                    "anger": 322, "disgust": 21, "fear": 98, "contempt": 30}
-    assert len(load_dataset(ferplus_npz, "public+private")) == 3579 + 3573
-    assert len(load_dataset(ferplus_npz, "train")) == 28558
+    assert len(_select_split(full, "public+private")) == 3579 + 3573
+    assert len(_select_split(full, "train")) == 28558
 
 
 # ----------------------------------------------------------------------------- fer2013 csv
