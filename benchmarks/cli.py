@@ -41,8 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-steps", action="store_true")
     p.add_argument("--data", type=Path, default=None, help="FERPlus npz (default ../shared/data/ferplus/...)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N test images")
-    p.add_argument("--conditions", default="none,udc-toled,udc-poled,lowlight",
-                   help="degradation kinds for accuracy (default: clean, UDC-T, UDC-P, low-light)")
+    p.add_argument("--conditions", default=None,
+                   help="degradation kinds for accuracy (default: none,udc-toled,udc-poled,lowlight = clean, "
+                        "UDC-T, UDC-P, low-light; smoke: none,lowlight, because the UDC PSF kernels take "
+                        "minutes to compute on a busy 2-core machine)")
     p.add_argument("--max-steps", type=int, default=8, help="steps curve 1..N (default 8)")
     p.add_argument("--eval-json", type=Path, action="append", default=[],
                    help="lrdif-eval --json outputs to read the table-5 ablation from (repeatable)")
@@ -86,6 +88,8 @@ def main(argv=None) -> int:
         args.max_steps = min(args.max_steps, 2)
         args.limit = args.limit or 16
         args.gemm_n = min(args.gemm_n, 256)
+    if args.conditions is None:
+        args.conditions = "none,lowlight" if args.smoke else "none,udc-toled,udc-poled,lowlight"
     if args.threads is None:
         args.threads = "1" if args.smoke else "1,2"
     if args.export_with is None:

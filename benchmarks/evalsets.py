@@ -65,7 +65,7 @@ def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None
         idx = idx[:limit]
     labels = np.asarray(ds_all.labels[idx], np.int64)
     h = hashlib.sha256(np.ascontiguousarray(ds_all.images[idx]).tobytes()).hexdigest()[:16]
-    key = f"{data.stem}-{h}-n{len(idx)}-s{size}-v2"
+    key = f"{data.stem}-{h}-n{len(idx)}-s{size}-v3"
     folder = Path(cdir) / "evalsets" / key
     folder.mkdir(parents=True, exist_ok=True)
     info = {"data": str(data), "split": split, "n": int(len(idx)), "size": size, "key": key,
@@ -93,13 +93,10 @@ def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None
         p = folder / f"{kind}.npz"
         info["conditions"][kind] = {"seed": seed, "seed_source": src}
         if not p.exists():
-            from lrdif.training.degrade import degrade_images
             log(f"   degrading {len(base['crops'])} crops: {kind} (as lrdif-eval, seed {seed})")
             deg = degrade_like_eval(base["crops"], kind, seed)
-            native = degrade_images(_gray64_native_rgb(base), kind, seed=seed, progress=False)
             _save(p, crops=deg, landmarks=base["landmarks"], labels=base["labels"], found=base["found"],
-                  gray64=_gray64(deg), gray64_native=_gray64(native),
-                  meta=json.dumps({"kind": kind, "seed": seed, "seed_source": src}))
+                  gray64=_gray64(deg), meta=json.dumps({"kind": kind, "seed": seed, "seed_source": src}))
         sets[kind] = p
         info["conditions"][kind]["sha256"] = _sha(p)
     info["conditions"]["none"]["sha256"] = _sha(clean)
@@ -113,11 +110,6 @@ def _gray64(rgb: np.ndarray) -> np.ndarray:
         g = cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY)
         out[i] = cv2.resize(g, (64, 64), interpolation=cv2.INTER_LINEAR)
     return out
-
-
-def _gray64_native_rgb(base) -> np.ndarray:
-    g = base["gray64_native"]
-    return np.repeat(g[..., None], 3, -1)
 
 
 def _sha(p: Path) -> str:

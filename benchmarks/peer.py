@@ -66,6 +66,8 @@ def measure(args, cdir: Path, log=print) -> dict:
             d = np.load(es["sets"][kind])
             keep = d["labels"] != 7
             for framing, key in framings:
+                if key not in d.files:      # the native frame is only kept for the clean condition
+                    continue
                 sub = Path(td) / f"{kind}-{key}.npz"
                 np.savez(sub, gray64=d[key][keep])
                 jobs.append({"data": str(sub), "scores_out": str(Path(td) / f"{kind}-{key}.npy")})
@@ -90,8 +92,8 @@ def measure(args, cdir: Path, log=print) -> dict:
                 FER2013_ORDER[i]: ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                                    "contempt")[j] for i, j in enumerate(FER_TO_LRDIF)},
             "protocol": "7 classes: contempt rows dropped, FER2013 outputs mapped to lrdif labels; input = the "
-                        "eval crop converted to gray and resized to 64x64 ('lrdif crop'), and the original "
-                        "48x48 FERPlus image resized to 64x64 ('FER2013 native frame', the peer's training "
-                        "framing; degraded with the same kind and seed)",
+                        "eval crop converted to gray and resized to 64x64 ('lrdif crop'), and, clean only, "
+                        "the original 48x48 FERPlus image resized to 64x64 ('FER2013 native frame', the peer's "
+                        "training framing)",
             "caveat": "the fer model was trained on FER2013 (original 7-class labels); whether its training "
                       "data included FER2013 PrivateTest is not documented by the package"}

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from benchmarks.evalsets import CONDITION_NAMES
 
-FULL_COMMAND = ("python -m benchmarks --artifacts artifacts/mobile --checkpoint checkpoints/mobile.pt "
-                "--repeats 5 --iters 200")
+FULL_COMMAND = ("lrdif-export --target all --out artifacts/mobile && "
+                "lrdif-export --target all --int8 --out artifacts/mobile && "
+                "python -m benchmarks --artifacts artifacts/mobile --checkpoint training/weights/lrdif-mobile.pt "
+                "--repeats 5 --iters 200 [--eval-json ablation.json]")
 
 
 def _f(x, nd=2, pct=False, unit=""):
@@ -138,9 +140,9 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
       f"(finished {env.get('date_end_utc')}), commit `{g['short']}`{' (dirty tree)' if g['dirty'] else ''}."
       + (" **SMOKE RUN: tiny untrained model, few iterations, small data; numbers mean nothing.**"
          if cfg.get("smoke") else "") + "\n")
-    a(f"Full run (regenerates this file, `results/results.json` and the plots): `{FULL_COMMAND}` "
-      "(default model artifacts from `lrdif-export --target all [--int8]`, its checkpoint). "
-      "Smoke run: `python -m benchmarks --smoke --out /tmp/bench`.\n")
+    a(f"Full run (regenerates this file, `results/results.json` and the plots; run it on an otherwise idle "
+      f"machine, ~1 h on 2 cores): `{FULL_COMMAND}` (`ablation.json` = `lrdif-eval --ablation ... --json`). "
+      "Smoke run (tiny untrained model, seconds per section): `python -m benchmarks --smoke --out /tmp/bench`.\n")
     a("## Machine\n")
     a(f"| | |\n|---|---|\n| CPU | {m['cpu_model']} ({m['logical_cores']} logical cores, {m['usable_cores']} usable; "
       f"{', '.join(m.get('cpu_flags') or [])[:160]}) |\n| memory | {m.get('memory_gb')} GB |\n| OS | {m['os']} |\n"
@@ -157,6 +159,19 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
       "listed separately). Peak RSS = the child's `ru_maxrss` from `wait4` (whole process: interpreter + runtime "
       "+ model); 'model RSS' = RSS after the first inferences minus RSS after importing the runtime. One runtime "
       "per process; thread count set in the runtime and in OMP/MKL env vars.\n")
+
+    arts = results.get("artifacts") or []
+    if arts:
+        a("## Artifacts\n")
+        a("| artifact | target | quantisation | size KB | runnable here | metadata |\n|---|---|---|---|---|---|")
+        for x in arts:
+            md = x.get("metadata") or {}
+            mds = ("error: " + str(md["error"])[:60]) if isinstance(md, dict) and md.get("error") else \
+                (f"{x.get('metadata_source')}: preset {md.get('preset')}, {md.get('input_size')} px, "
+                 f"{md.get('diffusion_steps')} steps" if md else "none")
+            a(f"| {x['name']} | {x['target']} | {x['quantisation']} | {x['size_bytes'] / 1024:.0f} | "
+              f"{'yes' if x['runnable'] else 'no (CoreML predict() exists only on macOS)'} | {mds} |")
+        a("")
 
     a("## Latency and memory per artifact\n")
     sec = results.get("latency")

@@ -48,9 +48,16 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
     from benchmarks.standin import export_module
     with tempfile.TemporaryDirectory(prefix="lrdif-steps-") as td:
         configs = []
+        from benchmarks.prepare import have_exporter
+        use_cli = args.export_with != "bench" and have_exporter() and not info.get("standin")
+        out["exporter"] = "lrdif-export --target onnx --steps S --no-verify" if use_cli else \
+            "benchmarks.standin.export_module (torch.onnx.export)"
         for s in steps_list:
-            m, _ = load_inference(args.checkpoint, steps=s)
-            res = export_module(m, Path(td), f"steps{s}", size, targets=("onnx",))
+            if use_cli:
+                res = {"onnx": _export_cli(args.checkpoint, s, Path(td) / f"steps{s}")}
+            else:
+                m, _ = load_inference(args.checkpoint, steps=s)
+                res = export_module(m, Path(td), f"steps{s}", size, targets=("onnx",))
             if "path" not in res["onnx"]:
                 out["latency"].append({"steps": s, "error": res["onnx"]["error"]})
                 continue
@@ -66,3 +73,16 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
                    "onnxruntime (fresh process per point); steps other than the trained T re-discretise the "
                    "chain at inference time, the model is not retrained per T")
     return out
+
+
+def _export_cli(checkpoint: str, steps: int, out: Path) -> dict:
+    import subprocess
+    import sys
+    from benchmarks.sysinfo import ROOT
+    p = subprocess.run([sys.executable, "-m", "lrdif.export.cli", "--target", "onnx", "--steps", str(steps),
+                        "--no-verify", "-q", "--checkpoint", str(checkpoint), "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True)
+    found = sorted(Path(out).glob("*.onnx")) if Path(out).exists() else []
+    if p.returncode or not found:
+        return {"error": f"lrdif-export rc={p.returncode}: {(p.stdout + p.stderr)[-300:]}"}
+    return {"path": str(found[0])}

@@ -24,11 +24,15 @@ pytest.importorskip("matplotlib")
 def smoke_run(tmp_path_factory, tiny_npz):
     out = tmp_path_factory.mktemp("bench")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out), "--data", str(tiny_npz)],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    log = out / "bench.log"
+    with open(log, "w") as f:
+        p = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out),
+                            "--data", str(tiny_npz)], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
+                           timeout=3600)
+    text = log.read_text(errors="replace")
+    assert p.returncode == 0, text[-4000:]
     results = json.loads((out / "results" / "results.json").read_text())
-    return out, results, p.stdout
+    return out, results, text
 
 
 def test_environment_recorded(smoke_run):
@@ -79,7 +83,7 @@ def test_pipeline_accuracy_peer_steps_cost(smoke_run):
     models = {x["model"] for x in acc["rows"]}
     assert any(m.startswith("torch") for m in models) and len(models) >= 4
     conds = {x["condition"] for x in acc["rows"]}
-    assert conds == {"none", "udc-toled", "udc-poled", "lowlight"}
+    assert conds == {"none", "lowlight"}     # smoke default; the full run adds udc-toled, udc-poled
     for x in acc["rows"]:
         assert "error" not in x, x
         assert 0 <= x["acc8"] <= 1 and 0 <= x["acc7"] <= 1 and len(x["confusion"]) == 8
