@@ -84,11 +84,10 @@ def select_rows(data: dict, path: Path, splits: list[int] | None) -> tuple[dict,
 
 
 def write_preview(png: Path, images: np.ndarray, seed: int, size: int, n_rows: int = 6,
-                  psf: str | None = None) -> None:
-    """PNG grid: rows = sample faces, columns = clean / UDC T-OLED / UDC P-OLED / low light."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+                  psf: str | None = None, zoom: int = 2) -> None:
+    """PNG grid: rows = sample faces, columns = clean / UDC T-OLED / UDC P-OLED / low light
+    (pixels shown `zoom` x with nearest-neighbour, so the degradations are seen unfiltered)."""
+    import cv2
 
     idx = np.linspace(0, len(images) - 1, min(n_rows, len(images))).round().astype(int)
     sample = images[idx]
@@ -96,17 +95,20 @@ def write_preview(png: Path, images: np.ndarray, seed: int, size: int, n_rows: i
     for k in PREVIEW_KINDS:
         kw = {"psf": psf} if (psf and k.startswith("udc")) else {}
         cols.append(degrade_images(sample, k, seed, size=size, progress=False, **kw))
-    fig, axes = plt.subplots(len(idx), len(cols), figsize=(1.6 * len(cols), 1.6 * len(idx) + 0.3), squeeze=False)
+    gap, head = 4, 22
+    cell = size * zoom
+    grid = np.full((head + len(idx) * (cell + gap), len(cols) * (cell + gap) - gap, 3), 255, np.uint8)
     for j, col in enumerate(cols):
+        x0 = j * (cell + gap)
+        cv2.putText(grid, PREVIEW_TITLES[j], (x0 + 2, head - 7), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4 * max(1.0, cell / 128), (0, 0, 0), 1, cv2.LINE_AA)
         for i in range(len(idx)):
-            ax = axes[i, j]
-            ax.imshow(col[i], interpolation="nearest")
-            ax.set_xticks([]); ax.set_yticks([])
-            if i == 0:
-                ax.set_title(PREVIEW_TITLES[j], fontsize=9)
-    fig.tight_layout(pad=0.3)
-    _atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=80))
-    plt.close(fig)
+            y0 = head + i * (cell + gap)
+            grid[y0:y0 + cell, x0:x0 + cell] = np.repeat(np.repeat(col[i], zoom, 0), zoom, 1)
+    ok, buf = cv2.imencode(".png", grid[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:  # pragma: no cover
+        raise RuntimeError(f"{png}: PNG encoding failed")
+    _atomic_write(png, lambda f: f.write(buf.tobytes()))
 
 
 def _parse_split(s: str) -> list[int]:
