@@ -218,3 +218,25 @@ def test_torchrun_ddp_two_processes(tiny_npz, work):
     assert s["world_size"] == 2 and s["global_step"] == 2
     load_checkpoint(out / "best.pt", expected_stage=1)
     assert time.time() - t0 < 300
+
+
+def test_ema_forgets_the_initialisation():
+    lin = torch.nn.Linear(4, 4)
+    ema = train._EMA(lin, 0.999)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+    for _ in range(100):
+        ema.update(lin)
+    # plain decay 0.999 would still hold 90% of the random init after 100 steps
+    assert torch.allclose(ema.shadow["weight"], torch.ones(4, 4), atol=0.02)
+
+
+def test_stage2_teacher_from_train_state(tiny_npz, work, stage1):
+    out = work / "from_state"
+    rc = train.main(["stage2", "--teacher", str(stage1 / "train_state.pt"), "--max-steps", "1",
+                     *_common(tiny_npz, work, out)])
+    assert rc == 0
+    model, cfg, ck = load_checkpoint(out / "best.pt", expected_stage=2)
+    st = torch.load(stage1 / "train_state.pt", weights_only=False)
+    for k, v in model.fpen_s1.state_dict().items():  # the raw stage-1 weights were the teacher
+        assert torch.equal(v, st["model"][f"fpen_s1.{k}"]), k

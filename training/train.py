@@ -246,16 +246,22 @@ def dedup_against_test(images: np.ndarray, split: np.ndarray) -> tuple[np.ndarra
 
 
 class _EMA:
+    """EMA of the weights with the usual warm-up: decay_n = min(decay, (1 + n) / (10 + n)), so the
+    average forgets the random initialisation within a few hundred steps even in short runs."""
+
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, v in model.state_dict().items():
             s = self.shadow[k]
             if v.is_floating_point():
-                s.mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+                s.mul_(d).add_(v.detach(), alpha=1 - d)
             else:
                 s.copy_(v)
 
@@ -300,9 +306,25 @@ def _build_config(preset: str, classes: int, args) -> Any:
 
 
 def _load_teacher(path: Path, args) -> tuple[Any, Any, dict]:
+    """A stage-1 checkpoint, or a stage-1 train_state.pt (its raw, non-EMA weights)."""
     from lrdif.training.checkpoint import load_checkpoint
     if not path.is_file():
         raise TrainError(f"stage-1 teacher checkpoint not found: {path} (train stage1 first or pass --teacher)")
+    if path.name.endswith("train_state.pt") or "train_state" in path.name:
+        from lrdif.training.model import LRDif, LRDifConfig
+        try:
+            st = torch.load(path, map_location="cpu", weights_only=False)
+            if st.get("format") != "lrdif.train_state/1":
+                raise ValueError("not an lrdif training state")
+            if st.get("stage") != 1:
+                raise ValueError(f"training state is stage {st.get('stage')}, expected stage 1")
+            cfg = LRDifConfig.from_dict(st["config"])
+            model = LRDif(cfg)
+            model.load_state_dict(st["model"])
+        except Exception as e:
+            raise TrainError(f"cannot use teacher training state {path}: {e}") from None
+        return model, cfg, {"preset": st.get("preset"), "stage": 1,
+                            "meta": {"source": "train_state (raw weights)", "global_step": st.get("global_step")}}
     try:
         model, cfg, ckpt = load_checkpoint(str(path), expected_stage=1)
     except Exception as e:
@@ -556,6 +578,7 @@ def _run(args) -> int:
         sched.load_state_dict(state["scheduler"])
         if ema is not None and state.get("ema") is not None:
             ema.shadow = state["ema"]
+            ema.updates = int(state.get("ema_updates", state["global_step"]))
         global_step, start_epoch, start_batch = state["global_step"], state["epoch"], state["batch_in_epoch"]
         best = state.get("best", -1.0)
         _log(f"resumed from step {global_step} (epoch {start_epoch}, batch {start_batch})", dist)
@@ -624,6 +647,7 @@ def _run(args) -> int:
             "format": "lrdif.train_state/1", "stage": stage, "preset": preset, "config": cfg.to_dict(),
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "ema": ema.shadow if ema is not None else None, "global_step": global_step,
+            "ema_updates": ema.updates if ema is not None else 0,
             "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best": best,
             "elapsed": time.time() - t_start, "teacher": teacher_info.get("teacher"), "args": vars(args),
         }, out / "train_state.pt")
@@ -714,7 +738,7 @@ def _run(args) -> int:
             if bar is not None:
                 bar.update(1)
                 if global_step % 10 == 0 or b == nb - 1:
-                    bar.set_postfix(loss=f"{float(loss):.3f}",
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
                                     acc=f"{run_correct / max(1, run_n):.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
             at_end = (b == nb - 1)
             hit_max = args.max_steps is not None and global_step >= args.max_steps
