@@ -86,11 +86,17 @@ def _targets(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_args(args: argparse.Namespace) -> tuple[list[str], Path]:
+def _make_target(name: str, args: argparse.Namespace):
     from lrdif.export.targets import REGISTRY
+    from lrdif.export.targets.tflite import TFLiteTarget
 
-    names = _targets(args.target)
-    if args.fp16 and not any(REGISTRY[n].supports_fp16 for n in names):
+    return TFLiteTarget(args.tflite_int8) if name == "tflite" else REGISTRY[name]
+
+
+def _check_args(args: argparse.Namespace) -> tuple[list[Any], Path]:
+    targets = [_make_target(n, args) for n in _targets(args.target)]
+    names = [t.name for t in targets]
+    if args.fp16 and not any(t.supports_fp16 for t in targets):
         raise UsageError(f"--fp16 applies to coreml only (targets: {', '.join(names)})")
     if args.calib_size < 1 or (args.calib_size < MIN_CALIB and not args.allow_small_calib):
         raise UsageError(f"--calib-size {args.calib_size} is below {MIN_CALIB} (static int8 needs >= {MIN_CALIB} "
@@ -112,8 +118,7 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], Path]:
         ckpt = Path(args.checkpoint)
         if not ckpt.is_file():
             raise UsageError(f"checkpoint not found: {ckpt}")
-    needs_calib = args.int8 and any(n != "coreml" for n in names)  # CoreML int8 = weights only
-    if needs_calib:
+    if any(t.needs_calibration(args.int8) for t in targets):
         p = _data_path(args.calib)
         if not p.exists():
             raise UsageError(f"calibration data not found: {p} (--calib); static int8 calibrates on real crops, "
@@ -126,18 +131,18 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], Path]:
         if not p.exists():
             raise UsageError(f"verification data not found: {p} (--verify-data, or --no-verify)")
         args.verify_data = p
-    return names, ckpt
+    return targets, ckpt
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        names, ckpt = _check_args(args)
+        targets, ckpt = _check_args(args)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     try:
-        return _run(args, names, ckpt)
+        return _run(args, targets, ckpt)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -149,15 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace, names: list[str], ckpt: Path) -> int:
+def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
     from lrdif.export import report as rep
     from lrdif.export.data import DataError, load_calibration, load_verification
     from lrdif.export.graph import load_inference
-    from lrdif.export.targets import REGISTRY, VerifyData
-    from lrdif.export.targets.tflite import TFLiteTarget
+    from lrdif.export.targets import VerifyData
 
     torch.set_num_threads(args.threads)
     log = (lambda *a: None) if args.quiet else (lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr, flush=True))
@@ -202,11 +206,11 @@ def _run(args: argparse.Namespace, names: list[str], ckpt: Path) -> int:
 
     sample = graph.sample_inputs(1)
     failed = []
-    for name in names:
-        target = TFLiteTarget(args.tflite_int8) if name == "tflite" else REGISTRY[name]
+    for target in targets:
+        name = target.name
         fp16 = bool(args.fp16 and target.supports_fp16)
         md = target.metadata_for(graph.metadata, args.int8, fp16)
-        variant = "-".join(v for v in ("int8" if args.int8 else "", "fp16" if fp16 else "") if v) or "fp32"
+        variant = target.variant(args.int8, fp16)
         path = out / target.filename(graph.metadata.model_name, args.int8, fp16)
         entry: dict[str, Any] = {"target": name, "variant": variant, "quantisation": md.quantisation,
                                  "int8_meaning": " ".join((type(target).__doc__ or "").split()) if args.int8 else None,

@@ -118,9 +118,16 @@ class Target:
     def metadata_for(self, base: ModelMetadata, int8: bool, fp16: bool = False) -> ModelMetadata:
         return base.replace(target=self.name, quantisation=self.quantisation(int8, fp16), batch=self.batch)
 
+    def variant(self, int8: bool, fp16: bool = False) -> str:
+        """fp32 | fp16 | int8 | int8-fp16 (| int8-dynamic for TFLite's dynamic-range flavour)."""
+        return "-".join(v for v in ("int8" if int8 else "", "fp16" if fp16 else "") if v) or "fp32"
+
     def filename(self, model_name: str, int8: bool, fp16: bool = False) -> str:
-        variant = "int8" if int8 else ("fp16" if fp16 else "fp32")
-        return f"{model_name}-{variant}{self.suffix}"
+        return f"{model_name}-{self.variant(int8, fp16)}{self.suffix}"
+
+    def needs_calibration(self, int8: bool) -> bool:
+        """Whether this export reads the real calibration crops (static activation ranges)."""
+        return int8
 
     # --- to implement -----------------------------------------------------------------------
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,

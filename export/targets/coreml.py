@@ -64,6 +64,9 @@ class CoreMLTarget(Target):
     batch = 1
     supports_fp16 = True
 
+    def needs_calibration(self, int8: bool) -> bool:
+        return False  # int8 weights only
+
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         q = "int8-weights" if int8 else "none"
         return f"{q}-fp16" if fp16 else q
@@ -75,12 +78,17 @@ class CoreMLTarget(Target):
 
         x = tuple(t[:1] for t in sample_inputs)
         ep = torch.export.export(module, x).run_decompositions({})
+        # coremltools 9.0's fuse_linear_bias pass crashes (IndexError in bias.shape[-1]) when a linear
+        # is followed by adding a 0-d constant, as the diffusion update does; skipping it only
+        # leaves that add unfused.
+        pipeline = ct.PassPipeline.DEFAULT
+        pipeline.remove_passes(["common::fuse_linear_bias"])
         ml = ct.convert(
             ep,
             inputs=[ct.TensorType(name="image", shape=tuple(x[0].shape), dtype=np.float32),
                     ct.TensorType(name="landmarks", shape=tuple(x[1].shape), dtype=np.float32)],
             outputs=[ct.TensorType(name="probabilities"), ct.TensorType(name="logits")],
-            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17,
+            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17, pass_pipeline=pipeline,
             compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32)
         if int8:
             import coremltools.optimize.coreml as cto

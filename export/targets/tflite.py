@@ -55,6 +55,12 @@ class TFLiteTarget(Target):
             raise ValueError(f"int8_mode must be one of {INT8_MODES}, got {int8_mode!r}")
         self.int8_mode = int8_mode
 
+    def variant(self, int8: bool, fp16: bool = False) -> str:
+        return "int8-dynamic" if int8 and self.int8_mode == "dynamic" else super().variant(int8, fp16)
+
+    def needs_calibration(self, int8: bool) -> bool:
+        return int8 and self.int8_mode == "static"
+
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         if not int8:
             return "none"

@@ -1,0 +1,299 @@
+"""Export layer: every target x {float, int8} on the tiny preset, run in its own runtime and compared
+with torch on real FERPlus crops; metadata round-trip; corrupt artifacts; CLI flag errors.
+
+The whole matrix is two in-process `lrdif-export --target all` runs (float, int8) into one folder,
+sharing one checkpoint made here with `save_checkpoint`; the parametrised tests then inspect the
+artifacts and the report. Calibration/verification use the 64-image shared test file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from lrdif.export.cli import main  # noqa: E402
+from lrdif.sdk.artifact_metadata import read_metadata, sidecar_path  # noqa: E402
+from lrdif.sdk.labels import LABELS_8  # noqa: E402
+from lrdif.sdk.metadata import MetadataError  # noqa: E402
+
+TARGETS = ("onnx", "tflite", "executorch", "coreml")
+VARIANTS = ("fp32", "int8")
+VERIFY_N = 32
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    from lrdif.training.checkpoint import save_checkpoint
+    from lrdif.training.model import LRDif, get_config
+
+    torch.manual_seed(0)
+    cfg = get_config("tiny")
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, LRDif(cfg), cfg, stage=2, preset="tiny")
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(checkpoint, tiny_npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    common = ["--checkpoint", str(checkpoint), "--out", str(out), "--verify-data", str(tiny_npz),
+              "--verify-size", str(VERIFY_N), "-q"]
+    rc_float = main(["--target", "all", *common])
+    rc_int8 = main(["--target", "all", "--int8", "--calib", str(tiny_npz), "--calib-size", "32",
+                    "--allow-small-calib", *common])
+    report = json.loads((out / "report.json").read_text())
+    return {"out": out, "rc": (rc_float, rc_int8), "report": report}
+
+
+def _entry(exported, target, variant):
+    e = exported["report"]["entries"][f"{target}-{variant}"]
+    assert e["status"] == "ok", e.get("error")
+    return e
+
+
+def _inference(checkpoint):
+    from lrdif.export.graph import load_inference
+    return load_inference(checkpoint)
+
+
+def test_runs_exit_zero_and_leave_no_temporaries(exported):
+    assert exported["rc"] == (0, 0), exported["report"]["entries"]
+    left = [p.name for p in exported["out"].iterdir() if p.name.startswith(".")]
+    assert left == [], left
+    md = (exported["out"] / "report.md").read_text()
+    for t in TARGETS:
+        assert f"## {t}-fp32" in md and f"## {t}-int8" in md
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("target", TARGETS)
+def test_artifact_metadata_round_trip(exported, target, variant):
+    from lrdif.export.targets import REGISTRY
+
+    e = _entry(exported, target, variant)
+    path = Path(e["artifact"])
+    assert path.exists() and e["size_bytes"] > 10_000
+    md = read_metadata(path)
+    assert md.target == target and md.preset == "tiny" and md.labels == LABELS_8
+    assert md.input_size == 32 and md.crop.size == 32 and md.diffusion_steps == 4
+    assert md.batch == REGISTRY[target].batch
+    assert md.quantisation == e["quantisation"] and (md.quantisation != "none") == (variant == "int8")
+    assert len(md.weights_sha256) == 64
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("target", [t for t in TARGETS if t != "coreml"])
+def test_runtime_matches_torch(exported, checkpoint, target, variant):
+    """The report's numbers (from the artifact's own runtime on real crops) and an independent
+    re-run here on fresh inputs, both against the torch fp32 module."""
+    from lrdif.export.targets import REGISTRY
+
+    e = _entry(exported, target, variant)
+    for name in ("clean", "udc"):
+        s = e["sets"][name]
+        assert s["n"] == VERIFY_N
+        if variant == "fp32":
+            assert s["top1_agreement"] == 100.0 and s["max_abs_prob_diff"] < 1e-4, s
+        else:  # chance is 12.5 %
+            assert s["top1_agreement"] >= 50.0 and s["max_abs_prob_diff"] < 0.5, s
+    assert e["latency_ms_batch1"] > 0
+    graph = _inference(checkpoint)
+    g = torch.Generator().manual_seed(5)
+    image = (torch.rand(4, 3, 32, 32, generator=g) * 2 - 1).numpy()
+    lm = torch.rand(4, 468, 2, generator=g).numpy()
+    with torch.no_grad():
+        ref = graph.module(torch.from_numpy(image), torch.from_numpy(lm))[0].numpy()
+    target_obj = REGISTRY[target]
+    run = target_obj.runner(Path(e["artifact"]))
+    got = target_obj.run_set(run, image, lm)
+    assert got.shape == ref.shape == (4, 8)
+    tol = 1e-4 if variant == "fp32" else 0.5
+    assert np.abs(got - ref).max() < tol
+
+
+def test_tflite_int8_is_full_integer(exported):
+    e = _entry(exported, "tflite", "int8")
+    assert e["quantisation"].endswith("int8-io")
+    assert e["inputs"]["image"]["dtype"] == "int8" and e["inputs"]["image"]["quantization"][0] > 0
+    f = _entry(exported, "tflite", "fp32")
+    assert f["inputs"]["image"]["dtype"] == "float32"
+
+
+def test_onnx_dynamic_batch_and_qdq(exported):
+    import onnxruntime as ort
+
+    f, q = _entry(exported, "onnx", "fp32"), _entry(exported, "onnx", "int8")
+    assert q["qdq_nodes"] > 0 and f["qdq_nodes"] == 0
+    sess = ort.InferenceSession(f["artifact"], providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"image": np.zeros((3, 3, 32, 32), np.float32),
+                          "landmarks": np.full((3, 468, 2), 0.5, np.float32)})
+    assert [o.shape for o in out] == [(3, 8), (3, 8)]
+
+
+def test_executorch_reports_partitions(exported):
+    for v in VARIANTS:
+        e = _entry(exported, "executorch", v)
+        assert e["delegate_partitions"] >= 1 and isinstance(e["ops_outside_delegate"], dict)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_coreml_spec(exported, variant):
+    e = _entry(exported, "coreml", variant)
+    assert e["spec_type"] == "mlProgram"
+    assert e["inputs"] == {"image": [1, 3, 32, 32], "landmarks": [1, 468, 2]}
+    assert e["outputs"] == ["probabilities", "logits"]
+    assert "conv" in e["mil_ops"] and "softmax" in e["mil_ops"]
+    assert (e["int8_weight_tensors"] > 0) == (variant == "int8")
+    if sys.platform != "darwin":
+        assert "macOS" in e["numerics"]
+        if variant == "int8":
+            s = e["simulated"]["sets"]["clean"]
+            assert s["n"] == VERIFY_N and s["top1_agreement"] >= 50.0
+    sizes = {v: _entry(exported, "coreml", v)["size_bytes"] for v in VARIANTS}
+    assert sizes["int8"] < 0.6 * sizes["fp32"]
+
+
+# ----------------------------------------------------------------------------- corrupt artifacts
+
+def _copy(exported, target, tmp_path, variant="fp32") -> Path:
+    src = Path(_entry(exported, target, variant)["artifact"])
+    dst = tmp_path / src.name
+    if src.is_dir():
+        shutil.copytree(src, dst)
+    else:
+        shutil.copy(src, dst)
+        if sidecar_path(src).exists():
+            shutil.copy(sidecar_path(src), sidecar_path(dst))
+    return dst
+
+
+def test_corrupt_onnx(exported, tmp_path):
+    p = _copy(exported, "onnx", tmp_path)
+    p.write_bytes(p.read_bytes()[:1000])
+    with pytest.raises(MetadataError, match=p.name):
+        read_metadata(p)
+    (tmp_path / "x").mkdir()
+    q = _copy(exported, "onnx", tmp_path / "x")
+    data = q.read_bytes().replace(b'"schema": "lrdif.model/1"', b'"schema": "other.model/9"')
+    q.write_bytes(data)
+    with pytest.raises(MetadataError, match="unsupported metadata schema"):
+        read_metadata(q)
+
+
+def test_tflite_without_metadata(exported, tmp_path):
+    from lrdif.sdk.artifact_metadata import _tflite_flatbuffer_end
+
+    p = _copy(exported, "tflite", tmp_path)
+    data = p.read_bytes()
+    p.write_bytes(data[:_tflite_flatbuffer_end(data)])
+    with pytest.raises(MetadataError, match=f"{p.name}.*no appended 'metadata.json'"):
+        read_metadata(p)
+    p.write_bytes(b"\0" * 64)
+    with pytest.raises(MetadataError, match="not a TFLite flatbuffer"):
+        read_metadata(p)
+
+
+def test_pte_sidecar_binds_to_program(exported, tmp_path):
+    p = _copy(exported, "executorch", tmp_path)
+    assert read_metadata(p).target == "executorch"
+    data = bytearray(p.read_bytes())
+    data[-100] ^= 0xFF
+    p.write_bytes(bytes(data))
+    with pytest.raises(MetadataError, match="different program"):
+        read_metadata(p)
+    sidecar_path(p).unlink()
+    with pytest.raises(MetadataError, match="sidecar .* is missing"):
+        read_metadata(p)
+
+
+def test_mlpackage_tampered(exported, tmp_path):
+    p = _copy(exported, "coreml", tmp_path)
+    assert read_metadata(p).target == "coreml"
+    (p / "Manifest.json").write_text("{not json")
+    with pytest.raises(MetadataError, match="malformed Manifest.json"):
+        read_metadata(p)
+    (tmp_path / "b").mkdir()
+    q = _copy(exported, "coreml", tmp_path / "b")
+    spec = next((q / "Data").rglob("model.mlmodel"))
+    spec.write_bytes(spec.read_bytes().replace(b"lrdif_metadata", b"xxxxx_metadata"))
+    with pytest.raises(MetadataError, match="no 'lrdif_metadata'"):
+        read_metadata(q)
+
+
+def test_metadata_target_mismatch_rejected(exported, tmp_path):
+    p = _copy(exported, "onnx", tmp_path)
+    wrong = tmp_path / "model.tflite"
+    shutil.copy(p, wrong)
+    with pytest.raises(MetadataError):
+        read_metadata(wrong)
+
+
+def test_sdk_reader_imports_no_torch_or_onnx():
+    code = ("import sys, lrdif.sdk.artifact_metadata; "
+            "bad = [m for m in ('torch', 'onnx', 'coremltools', 'executorch') if m in sys.modules]; "
+            "sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode == 0
+
+
+def test_failed_export_leaves_nothing(tmp_path):
+    from lrdif.export.targets import REGISTRY
+    from lrdif.sdk.metadata import ModelMetadata
+
+    class Broken(torch.nn.Module):
+        def forward(self, image, landmarks):
+            raise RuntimeError("boom")
+
+    x = (torch.zeros(1, 3, 32, 32), torch.zeros(1, 468, 2))
+    for name in ("onnx", "executorch"):
+        with pytest.raises(Exception):
+            REGISTRY[name].export(Broken(), x, tmp_path / f"m{REGISTRY[name].suffix}", False, None,
+                                  ModelMetadata(target=name))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- CLI flag errors
+
+def _cli(capsys, argv):
+    rc = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err
+
+
+def test_unknown_target_suggests(capsys, checkpoint):
+    rc, err = _cli(capsys, ["--target", "onxx", "--checkpoint", str(checkpoint)])
+    assert rc == 2 and err == ["lrdif-export: error: unknown target 'onxx'; did you mean 'onnx'?"]
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    rc, err = _cli(capsys, ["--target", "onnx", "--checkpoint", str(tmp_path / "nope.pt")])
+    assert rc == 2 and len(err) == 1 and "checkpoint not found" in err[0]
+
+
+def test_default_checkpoint_missing_is_clear(capsys, monkeypatch, tmp_path):
+    import lrdif.export.cli as cli
+
+    monkeypatch.setattr(cli, "default_checkpoint", lambda: tmp_path / "weights" / "lrdif-mobile.pt")
+    rc, err = _cli(capsys, ["--target", "onnx"])
+    assert rc == 2 and len(err) == 1 and "default model checkpoint" in err[0] and "--checkpoint" in err[0]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--int8", "--calib-size", "100"], "below 300"),
+    (["--int8", "--calib", "/nonexistent/calib.npz"], "calibration data not found"),
+    (["--fp16"], "--fp16 applies to coreml only"),
+    (["--opset", "9"], "--opset 9"),
+    (["--bogus-flag"], "unrecognized arguments"),
+])
+def test_bad_flags_exit_2(capsys, checkpoint, argv, needle):
+    rc, err = _cli(capsys, ["--target", "onnx", "--checkpoint", str(checkpoint), *argv])
+    assert rc == 2 and len(err) == 1 and needle in err[0], err
