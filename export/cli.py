@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--verify-size", type=int, default=500, help="verification crops per set (clean, UDC; default 500)")
     ap.add_argument("--opset", type=int, default=18, help="ONNX opset, 13-23 (default 18)")
     ap.add_argument("--steps", type=int, default=None, help="diffusion steps unrolled in the graph (default: the config's T)")
-    ap.add_argument("--tflite-int8", choices=("static", "dynamic"), default="static",
-                    help="TFLite int8 flavour: static full-integer (int8 IO, default) or dynamic-range (float IO)")
+    ap.add_argument("--tflite-int8", choices=("dynamic", "static"), default="dynamic",
+                    help="TFLite int8 flavour: dynamic-range (float IO, default) or static full-integer (int8 IO; "
+                         "litert-torch 0.10 fails to convert the LRDif graph this way)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the runtimes (default 1)")
     ap.add_argument("--no-verify", action="store_true", help="skip running the artifacts on real crops")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress output")

@@ -121,12 +121,10 @@ def test_runtime_matches_torch(exported, checkpoint, target, variant):
     assert np.abs(got - ref).max() < tol
 
 
-def test_tflite_int8_is_full_integer(exported):
+def test_tflite_int8_is_dynamic_range_with_float_io(exported):
     e = _entry(exported, "tflite", "int8")
-    assert e["quantisation"].endswith("int8-io")
-    assert e["inputs"]["image"]["dtype"] == "int8" and e["inputs"]["image"]["quantization"][0] > 0
-    f = _entry(exported, "tflite", "fp32")
-    assert f["inputs"]["image"]["dtype"] == "float32"
+    assert e["quantisation"] == "int8-dynamic-pt2e"
+    assert e["inputs"]["image"]["dtype"] == "float32" and e["size_bytes"] < _entry(exported, "tflite", "fp32")["size_bytes"]
 
 
 def test_onnx_dynamic_batch_and_qdq(exported):

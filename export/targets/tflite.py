@@ -11,6 +11,7 @@ from lrdif.sdk.metadata import ModelMetadata
 from . import Target, atomic_path, calibrate_pt2e, require_calib
 
 INT8_MODES = ("static", "dynamic")
+DEFAULT_INT8_MODE = "dynamic"
 
 
 def _named(module: Any):
@@ -35,28 +36,31 @@ class TFLiteTarget(Target):
     torch model takes them; signature `serving_default` with inputs `image`, `landmarks` and outputs
     `probabilities`, `logits`; metadata in a `metadata.json` zip appended to the flatbuffer.
 
-    int8 = full-integer static PT2E by default (`PT2EQuantizer`, symmetric per-channel int8
-    weights, int8 activations calibrated on the real calibration crops via torchao
-    `prepare_pt2e`/`convert_pt2e`). The model's INPUTS become int8: the caller must quantise each
-    input with that tensor's own `(scale, zero_point)` from `get_input_details()[i]["quantization"]`
-    (`q = clip(round(x / scale) + zero_point, -128, 127)`); the metadata's `quantisation` string
-    ends in `int8-io` to say so. Outputs stay float32 (the runner dequantises if they ever are not).
-    `int8_mode="dynamic"` (dynamic-range: int8 weights, float IO) is kept for comparison; the choice
-    of static is by measurement (see export/README.md).
+    int8 = DYNAMIC-RANGE PT2E by default (`PT2EQuantizer`, symmetric per-channel int8 weights,
+    activations quantised on the fly; float32 IO, so the SDK feeds it like the float model;
+    metadata `quantisation` = `int8-dynamic-pt2e`). Chosen by measurement: full-integer static PT2E
+    (`int8_mode="static"`, int8 activations calibrated on the real crops) is faster on the toolchain
+    stand-in, but litert-torch 0.10 cannot convert the quantised LRDif graph (its layout pass stops
+    with "Attempting to convert non-NHWC compatible node to NHWC: dequantize_per_tensor_..."), so
+    it is kept only behind `--tflite-int8 static`. A static model's INPUTS are int8: quantise each
+    input with that tensor's own `(scale, zero_point)` from `get_input_details()` (`q =
+    clip(round(x / scale) + zero_point, -128, 127)`); its `quantisation` ends in `int8-io`.
     """
     name = "tflite"
     suffix = ".tflite"
     runtime = "LiteRT (ai_edge_litert.interpreter.Interpreter)"
     batch = 1
 
-    def __init__(self, int8_mode: str = "static") -> None:
+    def __init__(self, int8_mode: str = DEFAULT_INT8_MODE) -> None:
         super().__init__()
         if int8_mode not in INT8_MODES:
             raise ValueError(f"int8_mode must be one of {INT8_MODES}, got {int8_mode!r}")
         self.int8_mode = int8_mode
 
     def variant(self, int8: bool, fp16: bool = False) -> str:
-        return "int8-dynamic" if int8 and self.int8_mode == "dynamic" else super().variant(int8, fp16)
+        if int8 and self.int8_mode != DEFAULT_INT8_MODE:
+            return f"int8-{self.int8_mode}"
+        return super().variant(int8, fp16)
 
     def needs_calibration(self, int8: bool) -> bool:
         return int8 and self.int8_mode == "static"
