@@ -39,20 +39,9 @@ class EvalError(RuntimeError):
 
 
 def default_checkpoint() -> Path:
-    """The shipped model: `lrdif.training.weights` if it names one, else training/weights/lrdif-mobile.pt."""
-    try:
-        from lrdif.training import weights as w  # type: ignore[attr-defined]
-        for name in ("default_checkpoint", "checkpoint_path", "default_checkpoint_path"):
-            f = getattr(w, name, None)
-            if callable(f):
-                return Path(f())
-        for name in ("DEFAULT_CHECKPOINT", "CHECKPOINT", "MOBILE_CHECKPOINT"):
-            v = getattr(w, name, None)
-            if v:
-                return Path(v)
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parent / "weights" / "lrdif-mobile.pt"
+    """The shipped model (`lrdif.training.weights`)."""
+    from lrdif.training.weights import default_checkpoint_path
+    return default_checkpoint_path()
 
 
 def build_parser() -> argparse.ArgumentParser:
