@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     try:
-        return _run(args, targets, ckpt)
+        return _run(args, targets, ckpt, sys.argv[1:] if argv is None else list(argv))
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path) -> int:
+def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path) -> int:
         f"{sum(p.numel() for p in graph.module.parameters()):,} parameters")
     report = rep.load(out)
     report["run"] = {"checkpoint": str(ckpt), "preset": graph.preset, "steps": graph.steps, "labels": list(graph.labels),
-                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv[1:],
+                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": argv,
                      "platform": sys.platform}
 
     calib = None
