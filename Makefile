@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv-sdk venv-all face-models clean
+.PHONY: demo test venv-sdk venv-all face-models clean train-default
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,3 +36,8 @@ test: venv-all face-models
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Reproduce the shipped default model (data, both stages + ablation, evals, card, SDK export):
+# about 1 h on an idle 2-core CPU. See training/reproduce_default.sh.
+train-default: venv-all face-models
+	bash training/reproduce_default.sh all
