@@ -7,12 +7,12 @@ reverse diffusion chain is unrolled for N steps from a zero start.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrdif.sdk.assets import sha256_file
 from lrdif.sdk.labels import labels_for
 from lrdif.sdk.metadata import CropSpec, ModelMetadata
 
@@ -35,14 +35,6 @@ def training_dir() -> Path:
 def default_checkpoint() -> Path:
     """The shipped model: `training/weights/lrdif-mobile.pt`."""
     return training_dir() / "weights" / "lrdif-mobile.pt"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

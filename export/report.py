@@ -6,27 +6,13 @@ existing report in the same folder, so a float run and an int8 run into one `--o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from lrdif.sdk.assets import atomic_write_bytes
+
 FLOAT_AGREEMENT_BAR = 99.9   # % top-1 agreement of a float artifact with torch fp32
 INT8_ACCURACY_BAR = 1.0      # points of accuracy an int8 artifact may lose against torch fp32
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".lrdif-tmp-{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def bars(entry: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +110,6 @@ def to_markdown(report: dict[str, Any]) -> str:
 def write(out_dir: Path, report: dict[str, Any]) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     j, m = out_dir / "report.json", out_dir / "report.md"
-    _atomic_text(j, json.dumps(report, indent=1, sort_keys=True, default=str))
-    _atomic_text(m, to_markdown(report))
+    atomic_write_bytes(j, json.dumps(report, indent=1, sort_keys=True, default=str).encode())
+    atomic_write_bytes(m, to_markdown(report).encode())
     return j, m

@@ -9,7 +9,7 @@ Where the record lives, per format (always `ModelMetadata.to_json()` under `META
 | `.pte` | sidecar `<file>.pte.json`: `{"lrdif_metadata": {...}, "artifact_sha256": "<sha256 of the .pte>"}`; the hash binds the sidecar to its program | `json` + `hashlib` |
 | `.mlpackage` / `.mlmodel` | `Model.description.metadata.userDefined["lrdif_metadata"]` of the root spec named by `Manifest.json` | a small protobuf wire parse (no coremltools) |
 
-This module is part of the torch-free SDK: numpy-free even, standard library only at import time.
+This module is part of the torch-free SDK (standard library + lrdif.sdk at import time).
 `embed_metadata` (export side) imports `onnx` / `coremltools` lazily inside the function.
 
 Every failure raises `MetadataError` naming the file.
@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator, Union
 
+from lrdif.sdk.assets import atomic_write_bytes
 from lrdif.sdk.metadata import METADATA_KEY, MetadataError, ModelMetadata
 
 __all__ = ["read_metadata", "embed_metadata", "detect_format", "sidecar_path", "MetadataError",
@@ -272,20 +273,6 @@ def read_metadata(path_or_bytes: PathOrBytes, format: str | None = None) -> Mode
 
 # ----------------------------------------------------------------------------- embedding (export side)
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; artifacts get the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def embed_metadata(path: str | os.PathLike, metadata: ModelMetadata, format: str | None = None) -> Path:
     """Write `metadata` into the artifact at `path` (in place, atomically) and return the path
     (for .pte: the sidecar written beside it). Export side: imports onnx / coremltools lazily."""
@@ -302,7 +289,7 @@ def embed_metadata(path: str | os.PathLike, metadata: ModelMetadata, format: str
         del model.metadata_props[:]
         model.metadata_props.extend(keep)
         model.metadata_props.add(key=METADATA_KEY, value=text)
-        _atomic_write(p, model.SerializeToString())
+        atomic_write_bytes(p, model.SerializeToString())
     elif fmt == "tflite":
         data = p.read_bytes()
         if data[4:8] != b"TFL3":
@@ -316,12 +303,12 @@ def embed_metadata(path: str | os.PathLike, metadata: ModelMetadata, format: str
                     if name != TFLITE_METADATA_MEMBER:
                         z.writestr(name, old.read(name))
             z.writestr(TFLITE_METADATA_MEMBER, json.dumps({METADATA_KEY: metadata.to_dict()}, sort_keys=True))
-        _atomic_write(p, core + buf.getvalue())
+        atomic_write_bytes(p, core + buf.getvalue())
     elif fmt == "executorch":
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
         side = sidecar_path(p)
         doc = {METADATA_KEY: metadata.to_dict(), "artifact_sha256": digest}
-        _atomic_write(side, json.dumps(doc, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(side, json.dumps(doc, indent=1, sort_keys=True).encode())
         return side
     elif fmt == "coreml":
         import coremltools as ct
