@@ -156,9 +156,11 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
       f"repeats interleaved round-robin with a rotating start; per process {cfg['warmup']} warm-up then "
       f"{cfg['iters']} timed batch-1 inferences (perf_counter_ns) on fixed synthetic inputs (no data-dependent "
       "control flow in the model). Cold start = model load + first inference inside the process (runtime import "
-      "listed separately). Peak RSS = the child's `ru_maxrss` from `wait4` (whole process: interpreter + runtime "
-      "+ model); 'model RSS' = RSS after the first inferences minus RSS after importing the runtime. One runtime "
-      "per process; thread count set in the runtime and in OMP/MKL env vars.\n")
+      "listed separately). Peak RSS = the child's own high-water mark `VmHWM` (whole process: interpreter + "
+      "runtime + model); the `ru_maxrss` that `wait4` returns is also recorded but on Linux it includes the "
+      "parent's RSS at spawn (the pre-exec high-water mark is carried over), so it is not used. 'Model RSS' = RSS "
+      "after the timed inferences minus RSS after importing the runtime. One runtime per process; thread count "
+      "set in the runtime and in the OMP/MKL env vars.\n")
 
     arts = results.get("artifacts") or []
     if arts:
@@ -340,3 +342,12 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
     tmp.write_text("\n".join(L) + "\n")
     tmp.replace(md)
     return md
+
+
+if __name__ == "__main__":   # re-render: python -m benchmarks.report results.json OUT_DIR
+    import sys
+    r = json.loads(Path(sys.argv[1]).read_text())
+    out = Path(sys.argv[2])
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    r["noise"] = noise_summary(r)
+    print(write(r, out, out / "results"))
