@@ -54,8 +54,15 @@ def exported(checkpoint, tiny_npz, tmp_path_factory):
     return {"out": out, "rc": (rc_float, rc_int8), "report": report}
 
 
+# Known converter failure (export/README.md): litert-torch 0.10 turns the quantised LRDif graph into
+# a model LiteRT refuses (dynamic: FULLY_CONNECTED prepare fails) or fails itself (static: layout pass).
+KNOWN_BROKEN = {("tflite", "int8"): "litert-torch 0.10 cannot produce a loadable int8 LRDif model"}
+
+
 def _entry(exported, target, variant):
     e = exported["report"]["entries"][f"{target}-{variant}"]
+    if e["status"] != "ok" and (target, variant) in KNOWN_BROKEN:
+        pytest.xfail(f"{KNOWN_BROKEN[target, variant]}: {e.get('error')}")
     assert e["status"] == "ok", e.get("error")
     return e
 
@@ -66,7 +73,10 @@ def _inference(checkpoint):
 
 
 def test_runs_exit_zero_and_leave_no_temporaries(exported):
-    assert exported["rc"] == (0, 0), exported["report"]["entries"]
+    entries = exported["report"]["entries"]
+    failed = {k for k, e in entries.items() if e["status"] != "ok"}
+    assert failed <= {f"{t}-{v}" for t, v in KNOWN_BROKEN}, {k: entries[k].get("error") for k in failed}
+    assert exported["rc"] == (0, 1 if failed else 0)
     left = [p.name for p in exported["out"].iterdir() if p.name.startswith(".")]
     assert left == [], left
     md = (exported["out"] / "report.md").read_text()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import copy
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -31,6 +32,29 @@ def simulate_int8_weights(module: Any, threshold: int = WEIGHT_THRESHOLD) -> tup
                 p.copy_((torch.round(w / scale).clamp(-127, 127) * scale).reshape(p.shape))
                 n += 1
     return m, n
+
+
+@contextmanager
+def _guard_fuse_linear_bias() -> Iterator[None]:
+    """coremltools 9.0's `fuse_linear_bias` pass crashes (IndexError at `bias.shape[-1]`) when a
+    linear is followed by adding a 0-d constant, as the diffusion update does; it runs in
+    `ct.convert` and again inside `linear_quantize_weights`. Leave such pairs unfused instead."""
+    from coremltools.converters.mil.mil.passes.defs import optimize_linear as ol
+
+    cls = ol.fuse_linear_bias
+    orig = cls._try_to_transform
+
+    def safe(linear_op, add_or_sub_op, block):
+        other = add_or_sub_op.y if add_or_sub_op.x is linear_op.outputs[0] else add_or_sub_op.x
+        if other.val is not None and np.ndim(other.val) == 0:
+            return False
+        return orig(linear_op, add_or_sub_op, block)
+
+    cls._try_to_transform = staticmethod(safe)
+    try:
+        yield
+    finally:
+        cls._try_to_transform = staticmethod(orig)
 
 
 def mil_ops(spec: Any) -> dict[str, int]:
@@ -78,17 +102,17 @@ class CoreMLTarget(Target):
 
         x = tuple(t[:1] for t in sample_inputs)
         ep = torch.export.export(module, x).run_decompositions({})
-        # coremltools 9.0's fuse_linear_bias pass crashes (IndexError in bias.shape[-1]) when a linear
-        # is followed by adding a 0-d constant, as the diffusion update does; skipping it only
-        # leaves that add unfused.
-        pipeline = ct.PassPipeline.DEFAULT
-        pipeline.remove_passes(["common::fuse_linear_bias"])
+        with _guard_fuse_linear_bias():
+            return self._export(ct, ep, x, out_path, int8, metadata, fp16)
+
+    def _export(self, ct: Any, ep: Any, x: tuple, out_path: Path, int8: bool, metadata: ModelMetadata,
+                fp16: bool) -> Path:
         ml = ct.convert(
             ep,
             inputs=[ct.TensorType(name="image", shape=tuple(x[0].shape), dtype=np.float32),
                     ct.TensorType(name="landmarks", shape=tuple(x[1].shape), dtype=np.float32)],
             outputs=[ct.TensorType(name="probabilities"), ct.TensorType(name="logits")],
-            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17, pass_pipeline=pipeline,
+            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17,
             compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32)
         if int8:
             import coremltools.optimize.coreml as cto

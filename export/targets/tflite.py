@@ -107,6 +107,11 @@ class TFLiteTarget(Target):
                 self.export_info["int8_mode"] = mode
             edge.export(str(tmp))
             embed_metadata(tmp, metadata, format="tflite")
+            try:  # never move a model LiteRT cannot load into place
+                self._interpreter(tmp, 1)
+            except Exception as e:
+                first = (str(e).strip().splitlines() or [""])[0][:300]
+                raise RuntimeError(f"LiteRT cannot load the converted model: {first}") from None
         return out_path
 
     def _interpreter(self, artifact: Path, threads: int):
