@@ -36,6 +36,9 @@ class TFLiteTarget(Target):
     torch model takes them; signature `serving_default` with inputs `image`, `landmarks` and outputs
     `probabilities`, `logits`; metadata in a `metadata.json` zip appended to the flatbuffer.
 
+    KNOWN FAILURE (litert-torch 0.10): neither flavour gives a loadable int8 LRDif model yet (see
+    export/README.md); the export raises instead of writing a model LiteRT refuses.
+
     int8 = DYNAMIC-RANGE PT2E by default (`PT2EQuantizer`, symmetric per-channel int8 weights,
     activations quantised on the fly; float32 IO, so the SDK feeds it like the float model;
     metadata `quantisation` = `int8-dynamic-pt2e`). Chosen by measurement: full-integer static PT2E
