@@ -110,8 +110,10 @@ class TFLiteTarget(Target):
                 self.export_info["int8_mode"] = mode
             edge.export(str(tmp))
             embed_metadata(tmp, metadata, format="tflite")
-            try:  # never move a model LiteRT cannot load into place
-                self._interpreter(tmp, 1)
+            try:  # never move a model LiteRT cannot load and run into place
+                s = metadata.input_size
+                self.runner(tmp, 1)(np.zeros((1, 3, s, s), np.float32),
+                                    np.full((1, metadata.num_landmarks, 2), 0.5, np.float32))
             except Exception as e:
                 first = (str(e).strip().splitlines() or [""])[0][:300]
                 raise RuntimeError(f"LiteRT cannot load the converted model: {first}") from None
