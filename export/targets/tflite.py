@@ -31,23 +31,35 @@ def _named(module: Any):
     return Named(module).eval()
 
 
+def _quantize_dynamic(path: Path) -> None:
+    """Rewrite the float flatbuffer at `path` with int8 weights (ai-edge-quantizer, dynamic_wi8_afp32)."""
+    import os
+
+    from ai_edge_quantizer import quantizer, recipe
+
+    qt = quantizer.Quantizer(str(path))
+    qt.load_quantization_recipe(recipe.dynamic_wi8_afp32())
+    staged = Path(f"{path}.q")
+    qt.quantize().export_model(str(staged), overwrite=True)
+    os.replace(staged, path)
+
+
 class TFLiteTarget(Target):
     """TFLite flatbuffer via litert-torch (`use_v2=False`), batch 1, NCHW float32 inputs as the
     torch model takes them; signature `serving_default` with inputs `image`, `landmarks` and outputs
     `probabilities`, `logits`; metadata in a `metadata.json` zip appended to the flatbuffer.
 
-    KNOWN FAILURE (litert-torch 0.10): neither flavour gives a loadable int8 LRDif model yet (see
-    export/README.md); the export raises instead of writing a model LiteRT refuses.
-
-    int8 = DYNAMIC-RANGE PT2E by default (`PT2EQuantizer`, symmetric per-channel int8 weights,
-    activations quantised on the fly; float32 IO, so the SDK feeds it like the float model;
-    metadata `quantisation` = `int8-dynamic-pt2e`). Chosen by measurement: full-integer static PT2E
-    (`int8_mode="static"`, int8 activations calibrated on the real crops) is faster on the toolchain
-    stand-in, but litert-torch 0.10 cannot convert the quantised LRDif graph (its layout pass stops
-    with "Attempting to convert non-NHWC compatible node to NHWC: dequantize_per_tensor_..."), so
-    it is kept only behind `--tflite-int8 static`. A static model's INPUTS are int8: quantise each
-    input with that tensor's own `(scale, zero_point)` from `get_input_details()` (`q =
-    clip(round(x / scale) + zero_point, -128, 127)`); its `quantisation` ends in `int8-io`.
+    int8 = DYNAMIC-RANGE by default: the float flatbuffer quantised by ai-edge-quantizer's
+    `dynamic_wi8_afp32` recipe (int8 weights, activations quantised on the fly by the kernels;
+    float32 IO, so the SDK feeds it like the float model; metadata `quantisation` =
+    `int8-dynamic-wi8-afp32`). Chosen because it is the flavour that runs: with litert-torch 0.10,
+    full-integer static PT2E (`--tflite-int8 static`, int8 activations calibrated on the real crops)
+    stops in the converter's layout pass ("Attempting to convert non-NHWC compatible node to NHWC:
+    dequantize_per_tensor_..."), and dynamic PT2E converts to a model LiteRT refuses
+    (FULLY_CONNECTED "failed to prepare"). A static model's INPUTS would be int8: quantise each
+    input with that tensor's own `(scale, zero_point)` from `get_input_details()`; its
+    `quantisation` ends in `int8-io`. Every export runs one inference before the file is moved into
+    place, so a model LiteRT cannot load is never written.
     """
     name = "tflite"
     suffix = ".tflite"
@@ -71,7 +83,7 @@ class TFLiteTarget(Target):
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         if not int8:
             return "none"
-        return "int8-static-pt2e-int8-io" if self.int8_mode == "static" else "int8-dynamic-pt2e"
+        return "int8-static-pt2e-int8-io" if self.int8_mode == "static" else "int8-dynamic-wi8-afp32"
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, **options: Any) -> Path:
@@ -87,7 +99,7 @@ class TFLiteTarget(Target):
         out_path = Path(out_path)
         self.export_info = {"converter": f"litert_torch {getattr(litert_torch, '__version__', '')}".strip()}
         with atomic_path(out_path) as tmp:
-            if not int8:
+            if not int8 or mode == "dynamic":
                 edge = litert_torch.convert(named, sample_kwargs=kwargs)
             else:
                 from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
@@ -95,20 +107,19 @@ class TFLiteTarget(Target):
                 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
                 quantizer = PT2EQuantizer().set_global(
-                    get_symmetric_quantization_config(is_per_channel=True, is_dynamic=(mode == "dynamic")))
+                    get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
                 g = torch.export.export(named, (), kwargs).module()
                 g = prepare_pt2e(g, quantizer)
-                if mode == "static":
-                    require_calib(calib, self.name)
-                    calibrate_pt2e(g, calib)
-                    self.export_info["calibration_samples"] = len(calib)
-                else:
-                    with torch.no_grad():
-                        g(**kwargs)
+                require_calib(calib, self.name)
+                calibrate_pt2e(g, calib)
+                self.export_info["calibration_samples"] = len(calib)
                 g = convert_pt2e(g, fold_quantize=False)
                 edge = litert_torch.convert(g, sample_kwargs=kwargs, quant_config=QuantConfig(pt2e_quantizer=quantizer))
                 self.export_info["int8_mode"] = mode
             edge.export(str(tmp))
+            if int8 and mode == "dynamic":
+                _quantize_dynamic(tmp)
+                self.export_info["int8_mode"] = "dynamic (ai-edge-quantizer dynamic_wi8_afp32)"
             embed_metadata(tmp, metadata, format="tflite")
             try:  # never move a model LiteRT cannot load and run into place
                 s = metadata.input_size
