@@ -13,6 +13,14 @@ FULL_COMMAND = ("lrdif-export --target all --out artifacts/mobile && "
                 "--repeats 5 --iters 200 [--eval-json ablation.json]")
 
 
+def _ablation_set(row: dict, kind: str) -> str:
+    """Which images an ablation accuracy was measured on: the data file, its split, and the
+    degradation lrdif-eval applied on the fly (none when the file is itself a degraded set)."""
+    name = Path(str(row.get("data") or "?")).stem
+    extra = "" if kind == "none" else f" + {CONDITION_NAMES.get(kind, kind)} on the fly"
+    return f"{name} [{row.get('split')}]{extra}:"
+
+
 def _f(x, nd=2, pct=False, unit=""):
     if x is None:
         return "n/a"
@@ -297,7 +305,7 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
                 per = r.get("per_degradation") or {}
                 a(f"| {r.get('variant')} | {tick('ground_truth')} | {tick('diffusion_model')} | {tick('L_ce')} | "
                   f"{tick('L_total')} | {tick('insert_noise')} | {_f(r.get('accuracy'), pct=True)} | "
-                  + ", ".join(f"{CONDITION_NAMES.get(k, k)} {_f(v, pct=True)}" for k, v in per.items()) + " |")
+                  + ", ".join(f"{_ablation_set(r, k)} {_f(v, pct=True)}" for k, v in per.items()) + " |")
         a("")
 
     sec = results.get("cost")
