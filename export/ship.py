@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from lrdif.sdk.artifact_metadata import read_metadata
+from lrdif.sdk.fileio import atomic_write_bytes
 from lrdif.sdk.models import MANIFEST, MODELS_DIR
 
 DEFAULT_FILE = "lrdif-mobile.onnx"
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ship(export_dir: Path) -> Path:
@@ -43,16 +29,11 @@ def ship(export_dir: Path) -> Path:
     src = candidates[0]
     md = read_metadata(src)
     dst = MODELS_DIR / DEFAULT_FILE
-    _atomic_copy(src, dst)
+    atomic_write_bytes(dst, src.read_bytes())
     sha = hashlib.sha256(dst.read_bytes()).hexdigest()
     manifest = {"file": DEFAULT_FILE, "sha256": sha, "model_version": md.model_version,
                 "weights_sha256": md.weights_sha256}
-    fd, tmp = tempfile.mkstemp(dir=MODELS_DIR, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, MANIFEST)
+    atomic_write_bytes(MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     print(f"shipped {src} -> {dst} (sha256 {sha})")
     return dst
 

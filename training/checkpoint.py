@@ -5,7 +5,6 @@ import dataclasses
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from lrdif.sdk.labels import labels_for
 from lrdif.training.model import LRDif, LRDifConfig
+from lrdif.sdk.fileio import atomic_write
 
 FORMAT = "lrdif.checkpoint/1"
 
@@ -52,23 +52,7 @@ def save_checkpoint(path: str | os.PathLike, model: LRDif, cfg: LRDifConfig, sta
         "labels": list(labels_for(cfg.num_classes)),
         "meta": meta,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(ckpt, f))
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

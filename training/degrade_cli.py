@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from lrdif.training.degrade import KINDS, VERSION, degrade_images, make_degradation
 from lrdif.training.degrade.images import validate_images
+from lrdif.sdk.fileio import atomic_write
 
 PREVIEW_KINDS = ("none", "udc-toled", "udc-poled", "lowlight")
 PREVIEW_TITLES = ("clean", "UDC T-OLED", "UDC P-OLED", "low light")
@@ -27,21 +26,7 @@ class InputError(Exception):
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, write)
 
 
 def read_dataset(path: Path) -> dict[str, np.ndarray]:

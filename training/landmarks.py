@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from lrdif.sdk.face.crop import check_crop_spec, crop_landmarks, emotion_crop_af
 from lrdif.sdk.face.detector import BlazeFaceDetector
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, roi_from_detection
 from lrdif.sdk.metadata import CropSpec
+from lrdif.sdk.fileio import atomic_write
 
 ALGO_VERSION = "landmarks/2"
 DETECT_FRACTIONS = (0.6, 0.8, 0.45, 1.0)
@@ -196,23 +196,7 @@ class _Runner:
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        _umask = os.umask(0)
-        os.umask(_umask)
-        os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600; cache files are shared
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 _ARRAYS = ("affine", "landmarks", "found", "score", "presence", "method")

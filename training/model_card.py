@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from lrdif.sdk.fileio import atomic_write_bytes
 
 PROTOCOLS = (("private", "PrivateTest (FER+ standard)"), ("public+private", "PublicTest+PrivateTest (paper)"))
 CONDITIONS = (("clean", "clean"), ("udc-toled", "UDC-T"), ("udc-poled", "UDC-P"), ("lowlight", "low-light"))
@@ -164,12 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lrdif model_card: {path} does not exist", file=sys.stderr)
             return 2
     text = render(a.checkpoint, a.evals, a.commands.read_text().strip().splitlines())
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=a.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, a.out)
+    atomic_write_bytes(a.out, text.encode())
     print(f"wrote {a.out}")
     return 0
 
