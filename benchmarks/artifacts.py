@@ -1,7 +1,6 @@
 """Find exported artifacts in a directory and describe them (runtime, quantisation, size, metadata)."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -41,14 +40,6 @@ def _size(path: Path) -> int:
     if data.exists():
         n += data.stat().st_size
     return n
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def describe(path: Path) -> dict:

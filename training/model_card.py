@@ -12,23 +12,15 @@ images) and condition `clean`, `udc-toled`, `udc-poled`, `lowlight`. Optional `a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
+from lrdif.sdk.assets import sha256_file
 from lrdif.sdk.fileio import atomic_write_bytes
 
 PROTOCOLS = (("private", "PrivateTest (FER+ standard)"), ("public+private", "PublicTest+PrivateTest (paper)"))
 CONDITIONS = (("clean", "clean"), ("udc-toled", "UDC-T"), ("udc-poled", "UDC-P"), ("lowlight", "low-light"))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_evals(folder: Path) -> dict[tuple[str, str], dict]:
@@ -61,7 +53,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
         "",
         "| field | value |",
         "|---|---|",
-        f"| file | `{checkpoint.name}` (sha256 `{_sha256(checkpoint)}`) |",
+        f"| file | `{checkpoint.name}` (sha256 `{sha256_file(checkpoint)}`) |",
         f"| architecture | LRDif stage 2 (UDCformer + PNET_S2 + {model_cfg.diffusion_steps}-step EPR diffusion), preset `{ckpt.get('preset')}` |",
         f"| inference parameters / MACs | {count_params(inf):,} / {count_macs(inf, model_cfg) / 1e6:.1f} M at {model_cfg.input_size}x{model_cfg.input_size} |",
         f"| labels (order) | {', '.join(labels)} |",
