@@ -7,7 +7,6 @@ reverse diffusion chain is unrolled for N steps from a zero start.
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,13 @@ class UsageError(ExportError):
     """Bad flags / missing inputs detected before any work (exit status 2)."""
 
 
-def training_dir() -> Path:
-    spec = importlib.util.find_spec("lrdif.training")
-    if spec is None or not spec.submodule_search_locations:
-        raise ExportError("lrdif.training is not installed (pip install 'lrdif[export]')")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def default_checkpoint() -> Path:
-    """The shipped model: `training/weights/lrdif-mobile.pt`."""
-    return training_dir() / "weights" / "lrdif-mobile.pt"
+    """The shipped model (`lrdif.training.weights`)."""
+    try:
+        from lrdif.training.weights import default_checkpoint_path
+    except ImportError:
+        raise ExportError("lrdif.training is not installed (pip install 'lrdif[export]')") from None
+    return default_checkpoint_path()
 
 
 @dataclass

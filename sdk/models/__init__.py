@@ -3,10 +3,10 @@
 every load, so a truncated, corrupted or replaced file is refused with a clear error."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from lrdif.sdk.assets import sha256_file
 from lrdif.sdk.backends.base import ModelLoadError, ModelNotFoundError
 
 MODELS_DIR = Path(__file__).resolve().parent
@@ -42,12 +42,9 @@ def default_model_path(manifest: "str | Path" = MANIFEST) -> Path:
     if not path.is_file():
         raise ModelNotFoundError(f"the default emotion model {path} (listed in {manifest}) is missing; "
                                  f"reinstall lrdif or pass model_path=")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    if h.hexdigest() != m["sha256"]:
+    got = sha256_file(path)
+    if got != m["sha256"]:
         raise ModelLoadError(f"the default emotion model {path} failed its sha256 check (got "
-                             f"{h.hexdigest()}, manifest says {m['sha256']}): the file is corrupted "
+                             f"{got}, manifest says {m['sha256']}): the file is corrupted "
                              f"or was replaced; reinstall lrdif")
     return path
