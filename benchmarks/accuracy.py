@@ -69,7 +69,8 @@ def measure(runnable: list[dict], args, cdir: Path, log=print) -> dict:
     size = input_size_of(runnable, args.checkpoint)
     args._eval_size = size
     conds = [c for c in str(args.conditions).split(",") if c]
-    es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log)
+    es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log,
+                        canonical_dir=getattr(args, "canonical_dir", None))
     models = [(a["name"], a["path"], a.get("metadata") or {}) for a in runnable]
     if args.checkpoint:
         models.insert(0, ("torch (checkpoint)", f"torch:{args.checkpoint}", {}))
@@ -97,7 +98,9 @@ def measure(runnable: list[dict], args, cdir: Path, log=print) -> dict:
     return {"eval_sets": es["info"], "rows": rows,
             "protocol": "top-1 on FERPlus majority labels; acc8 = 8 classes, all rows; acc7 = contempt rows "
                         "dropped, argmax over the first 7 outputs; crops/landmarks from the landmark cache "
-                        "(lrdif.training.data.prepare_crops), degradations applied to those crops"}
+                        "(lrdif.training.data.prepare_crops); degraded conditions from the canonical lrdif-degrade sets "
+                        "(front-end run on the degraded images, as lrdif-eval) where eval_sets.conditions[k].source "
+                        "is 'canonical', else degraded on the fly after cropping"}
 
 
 def _pct(x):

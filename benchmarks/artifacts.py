@@ -44,7 +44,7 @@ def _size(path: Path) -> int:
 
 def describe(path: Path) -> dict:
     path = Path(path)
-    md, md_src = _read_metadata(path) if path.suffix in RUNNABLE else (None, "n/a")
+    md, md_src = _read_metadata(path)          # CoreML packages carry the same metadata (read without predict)
     quant = (md or {}).get("quantisation") if isinstance(md, dict) else None
     if not quant or quant == "none":
         quant = "int8" if "int8" in path.name.lower() else (quant or "none")

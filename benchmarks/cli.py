@@ -45,6 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="degradation kinds for accuracy (default: none,udc-toled,udc-poled,lowlight = clean, "
                         "UDC-T, UDC-P, low-light; smoke: none,lowlight, because the UDC PSF kernels take "
                         "minutes to compute on a busy 2-core machine)")
+    p.add_argument("--canonical-dir", type=Path, default=ROOT / "runs" / "canonical",
+                   help="folder of the canonical lrdif-degrade test sets ferplus_test_<kind>_s0_64.npz "
+                        "(training/DEGRADATIONS.md; default runs/canonical, as `make train-default` writes "
+                        "them). Kinds without a file there are degraded on the fly, and the results say so")
     p.add_argument("--max-steps", type=int, default=8, help="steps curve 1..N (default 8)")
     p.add_argument("--eval-json", type=Path, action="append", default=[],
                    help="lrdif-eval --json outputs to read the table-5 ablation from (repeatable)")

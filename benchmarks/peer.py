@@ -57,7 +57,8 @@ def measure(args, cdir: Path, log=print) -> dict:
     model = fetch(cdir, log)
     conds = [c for c in str(args.conditions).split(",") if c]
     size = getattr(args, "_eval_size", 64)
-    es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log)
+    es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log,
+                        canonical_dir=getattr(args, "canonical_dir", None))
     rows, details = [], None
     framings = (("lrdif crop", "gray64"), ("FER2013 native frame", "gray64_native"))
     with tempfile.TemporaryDirectory(prefix="lrdif-peer-") as td:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from benchmarks.evalsets import CONDITION_NAMES
 
-FULL_COMMAND = ("lrdif-export --target all --out artifacts/mobile && "
+FULL_COMMAND = ("training/reproduce_default.sh data && "     # canonical UDC / low-light sets -> runs/canonical
+                "lrdif-export --target all --out artifacts/mobile && "
                 "lrdif-export --target all --int8 --out artifacts/mobile && "
                 "python -m benchmarks --artifacts artifacts/mobile --checkpoint training/weights/lrdif-mobile.pt "
                 "--repeats 5 --iters 200 [--eval-json ablation.json]")
@@ -149,7 +150,8 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
       + (" **SMOKE RUN: tiny untrained model, few iterations, small data; numbers mean nothing.**"
          if cfg.get("smoke") else "") + "\n")
     a(f"Full run (regenerates this file, `results/results.json` and the plots; run it on an otherwise idle "
-      f"machine, ~1 h on 2 cores): `{FULL_COMMAND}` (`ablation.json` = `lrdif-eval --ablation ... --json`). "
+      f"machine, ~1 h on 2 cores): `{FULL_COMMAND}` (`ablation.json` = `lrdif-eval --ablation ... --json`; the first step writes the canonical "
+      f"degraded test sets that the accuracy section reads from `--canonical-dir`, default `runs/canonical`). "
       "Smoke run (tiny untrained model, seconds per section): `python -m benchmarks --smoke --out /tmp/bench`.\n")
     a("## Machine\n")
     a(f"| | |\n|---|---|\n| CPU | {m['cpu_model']} ({m['logical_cores']} logical cores, {m['usable_cores']} usable; "
@@ -230,9 +232,16 @@ def write(results: dict, out_dir: Path, res_dir: Path) -> Path:
         a(f"Data: `{es['data']}`, {es['split']}, n={es['n']} (label counts {es['label_counts']}), crops "
           f"{es['size']}x{es['size']}, faces found by the detector {es.get('faces_found')}/{es['n']}. "
           f"{sec['protocol']}.\n")
-        a("| condition | seed | eval-set sha256 (first 16) |\n|---|---|---|")
+        a("| condition | source | eval-set sha256 (first 16) |\n|---|---|---|")
         for k, c in es["conditions"].items():
-            a(f"| {CONDITION_NAMES.get(k, k)} | {c.get('seed')} | `{(c.get('sha256') or '')[:16]}` |")
+            if k == "none":
+                src = "clean FERPlus"
+            elif c.get("source") == "canonical":
+                src = (f"canonical `{Path(c['file']).name}` (sha256 `{c['file_sha256'][:16]}`; faces and "
+                       f"landmarks found on the degraded images)")
+            else:
+                src = f"degraded on the fly after cropping, seed {c.get('seed')}"
+            a(f"| {CONDITION_NAMES.get(k, k)} | {src} | `{(c.get('sha256') or '')[:16]}` |")
         a("")
         a("| model | condition | acc8 % | mean class acc8 % | acc7 % | top-1 agreement with torch % |\n"
           "|---|---|---|---|---|---|")

@@ -30,7 +30,8 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
     out: dict = {"trained_steps": trained_steps, "steps": steps_list, "accuracy": [], "latency": []}
     if not args.skip_accuracy:
         conds = [c for c in str(args.conditions).split(",") if c]
-        es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log)
+        es = evalsets.build(conds, size, cdir, data=args.data, smoke=args.smoke, limit=args.limit, log=log,
+                        canonical_dir=getattr(args, "canonical_dir", None))
         jobs = [{"data": es["sets"][k], "steps": s, "condition": k} for s in steps_list for k in conds]
         all_scores, r = predict_many(f"torch:{args.checkpoint}", [{"data": j["data"], "steps": j["steps"]}
                                                                  for j in jobs], threads=2)
