@@ -23,6 +23,9 @@ class LRDifConfig:
     fpen_hidden: int = 128               # FPEN_S1 linear layers width (eq. 1)
     encoder_dims: tuple[int, ...] = (16, 32, 64)   # conv encoders of FPEN_S1 (own image enc.) and PNET_S2
     # --- UDCformer ---------------------------------------------------------------------------
+    # conv stem S -> S/4. 0 = the v0.1 thin stem (two stride-2 convs); W > 0 = conv-BN-GELU at S (W ch),
+    # stride 2 to S/2 (2W), a residual block at S/2, stride 2 to S/4 (dims[0]).
+    stem_width: int = 0
     dims: tuple[int, int, int] = (32, 64, 96)      # channels at S/4, S/8, S/16
     depths: tuple[int, int, int] = (1, 1, 1)       # DTNet blocks (DMNet + DGNet) per scale
     heads: tuple[int, int, int] = (1, 2, 4)        # DMNet (transposed attention) heads per scale
@@ -83,6 +86,8 @@ class LRDifConfig:
             bad(f"need 0 < beta_start <= beta_end < 1, got {self.beta_start}, {self.beta_end}")
         if self.time_emb_dim % 2:
             bad("time_emb_dim must be even")
+        if self.stem_width < 0:
+            bad(f"stem_width must be >= 0, got {self.stem_width}")
         if self.landmark_groups < 1 or self.landmark_groups > 8:
             bad("landmark_groups must be in 1..8")
 
@@ -107,11 +112,11 @@ class LRDifConfig:
 
 # Measured (count_params / count_macs on LRDifInference, batch 1; MACs = conv/linear/matmul only):
 #   tiny   : 32x32,   42 k inference params (71 k with FPEN_S1),   1.5 M MACs
-#   mobile : 64x64,  0.70 M inference params (0.90 M total),       41 M MACs; forward+backward+AdamW
-#            of a batch of 64: ~0.24 s stage 1 / ~0.22 s stage 2 on 2 idle CPU threads, 0.44 / 0.39
-#            CPU-s on 1 thread -> ~1.8 min per 28.5k-image FERPlus epoch on 2 idle cores (model
-#            only, no data pipeline). On an oversubscribed machine 2 OpenMP threads degrade badly
-#            (measured 3-18 s per batch at load 3.5): prefer 1 thread there.
+#   mobile : 64x64,  1.73 M inference params,                      102 M MACs; forward+backward+AdamW
+#            of a stage-2 batch of 64: ~0.42 s on 2 idle CPU threads -> ~3.1 min per 28.5k-image
+#            FERPlus epoch (model only, no data pipeline). (v0.1 mobile = LRDifConfig():
+#            0.70 M params, 41 M MACs, 0.23 s per batch.) On an oversubscribed machine 2 OpenMP
+#            threads degrade badly (measured 3-18 s per batch at load 3.5): prefer 1 thread there.
 #   paper  : 112x112, 10.0 M inference params (11.1 M total),      1.15 G MACs
 PRESETS: dict[str, LRDifConfig] = {
     # unit tests: forward + backward well under a second
@@ -121,8 +126,9 @@ PRESETS: dict[str, LRDifConfig] = {
         window_size=4, landmark_groups=8, token_grid=2, head_dim=16, head_depth=1,
         head_heads=2, denoiser_hidden=32, denoiser_depth=2, time_emb_dim=8,
     ),
-    # the shipped default: 64x64, trainable on a 2-core CPU
-    "mobile": LRDifConfig(),
+    # the shipped default: 64x64, trainable on a 2-core CPU (v0.2: conv stem + wider, deeper scales;
+    # v0.1 was LRDifConfig() itself: 0.70 M params, 41 M MACs, underfitted at 0.72 train accuracy)
+    "mobile": LRDifConfig(stem_width=16, dims=(48, 96, 160), depths=(1, 2, 2)),
     # full-size UDCformer for GPU users
     "paper": LRDifConfig(
         input_size=112, epr_dim=256, fpen_hidden=512, encoder_dims=(32, 64, 128),

@@ -8,7 +8,7 @@ from torch import nn
 
 from .config import LRDifConfig
 from .landmark_regions import region_matrix
-from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, TransformerBlock
+from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, ResBlock, TransformerBlock
 
 
 class LandmarkHeatmap(nn.Module):
@@ -67,15 +67,33 @@ class LandmarkEncoder(nn.Module):
         return f0, f1, f2
 
 
+def _conv_bn_gelu(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                         nn.BatchNorm2d(cout), nn.GELU())
+
+
+def conv_stem(cfg: LRDifConfig) -> nn.Sequential:
+    """Image -> S/4 features with dims[0] channels (see LRDifConfig.stem_width)."""
+    d0, w = cfg.dims[0], cfg.stem_width
+    if w == 0:                                              # v0.1 thin stem
+        return nn.Sequential(
+            nn.Conv2d(cfg.in_chans, d0 // 2, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(d0 // 2, d0, 3, stride=2, padding=1),
+        )
+    return nn.Sequential(
+        _conv_bn_gelu(cfg.in_chans, w, 1),                  # S
+        _conv_bn_gelu(w, 2 * w, 2),                         # S/2
+        ResBlock(2 * w),
+        nn.Conv2d(2 * w, d0, 3, stride=2, padding=1),       # S/4
+    )
+
+
 class UDCformer(nn.Module):
     def __init__(self, cfg: LRDifConfig) -> None:
         super().__init__()
         self.cfg = cfg
         d = cfg.dims
-        self.stem = nn.Sequential(
-            nn.Conv2d(cfg.in_chans, d[0] // 2, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(d[0] // 2, d[0], 3, stride=2, padding=1),
-        )
+        self.stem = conv_stem(cfg)
         self.landmarks = LandmarkEncoder(cfg)
         self.downs = nn.ModuleList([
             nn.Identity(),
