@@ -7,7 +7,8 @@
 `--evals DIR` holds `<protocol>__<condition>.json` files from `lrdif-eval --json`, with protocol
 `private` (FERPlus PrivateTest, the FER+ standard) or `public+private` (the LRDif paper's 7,178
 images) and condition `clean`, `udc-toled`, `udc-poled`, `lowlight`. Optional `ablation.json` and
-`steps_curve.json` from `lrdif-eval --ablation` / `--steps-curve` are summarised when present.
+`steps_curve.json` from `lrdif-eval --ablation` / `--steps-curve` are summarised when present
+(every `ablation*.json`, e.g. one per degraded set).
 """
 from __future__ import annotations
 
@@ -104,8 +105,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
 
 def _analyses(folder: Path) -> list[str]:
     out: list[str] = []
-    abl = folder / "ablation.json"
-    if abl.is_file():
+    for abl in sorted(folder.glob("ablation*.json")):      # ablation.json, ablation_<set>.json, ...
         d = json.loads(abl.read_text())
         out += ["", f"## Table-5 ablation ({d.get('dataset')}, split {d.get('split')}, `lrdif-eval --ablation`)", "",
                 "| row | diffusion | inserted noise | loss | accuracy | macro F1 |", "|---|---|---|---|---|---|"]

@@ -47,10 +47,13 @@ evaluate() {
         --threads "$THREADS" --json "$j" --confusion "${j%.json}.png"
     done
   done
-  # table 5 (V1 no diffusion vs V4 = shipped) and fig. 6 (steps curve) on the canonical UDC-P set
+  # table 5 (V1 no diffusion vs V4 = shipped) on the canonical UDC-P and UDC-T sets, fig. 6 (steps curve)
   [ -f "$out/ablation.json" ] || "$BIN/lrdif-eval" --checkpoint "$ckpt" --split test \
     --data "$CANON/ferplus_test_udc-poled_s0_64.npz" --threads "$THREADS" \
     --ablation V1=$ABL/stage2/last.pt V4=$ckpt --json "$out/ablation.json"
+  [ -f "$out/ablation_udc-toled.json" ] || "$BIN/lrdif-eval" --checkpoint "$ckpt" --split test \
+    --data "$CANON/ferplus_test_udc-toled_s0_64.npz" --threads "$THREADS" \
+    --ablation V1=$ABL/stage2/last.pt V4=$ckpt --json "$out/ablation_udc-toled.json"
   [ -f "$out/steps_curve.json" ] || "$BIN/lrdif-eval" --checkpoint "$ckpt" --split test \
     --steps-curve 1,2,3,4,5,6,8 --threads "$THREADS" --json "$out/steps_curve.json"
 }
