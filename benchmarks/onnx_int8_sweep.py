@@ -1,0 +1,79 @@
+"""ONNX static-int8 sensitivity sweep (diagnostic, not part of the benchmark run):
+
+    python -m benchmarks.onnx_int8_sweep FP32.onnx [GROUP-SUBSTRING ...]
+
+quantises the float ONNX artifact the way `lrdif-export --int8` does (QDQ, MinMax, per-channel
+int8 weights, uint8 activations, 300 calibration crops) once with everything quantised and once per
+module group kept in float (groups from the exporter's `namespace` node metadata), and prints top-1
+agreement / accuracy vs float on the export verification crops (500 clean + 500 UDC), one JSON line
+per variant."""
+import collections
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from lrdif.export.data import load_calibration, load_verification
+from benchmarks.evalsets import FERPLUS as DATA
+
+
+def main() -> None:
+    FP32 = sys.argv[1] if len(sys.argv) > 1 else sys.exit(__doc__)
+    calib = load_calibration(DATA, 300, 8)
+    ver = load_verification(DATA, 500, 8)
+    wd = Path(tempfile.mkdtemp()); pre = wd / "pre.onnx"
+    quant_pre_process(FP32, str(pre), skip_symbolic_shape=True)
+    m = onnx.load(str(pre))
+    def group(n):
+        ns = dict((p.key, p.value) for p in n.metadata_props).get("namespace", "")
+        segs = [s.split(":")[0].strip() for s in ns.split("/")][1:]
+        if len(segs) < 2:
+            return "top (diffusion arithmetic, softmax)"
+        if segs[0] != "udcformer":
+            return segs[0]
+        g = segs[1]
+        return "udc." + g.split(".")[1] if g.startswith("udcformer.") else "udc.misc"
+    name2group = {n.name: group(n) for n in onnx.load(FP32).graph.node}
+    groups = collections.defaultdict(list)
+    for n in m.graph.node:
+        groups[name2group.get(n.name, "unmapped")].append(n.name)
+    print({k: len(v) for k, v in groups.items()}, flush=True)
+    def run(path, fs):
+        s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        out = []
+        for i in range(0, len(fs), 50):
+            out.append(s.run(["probabilities"], {"image": fs.image[i:i+50], "landmarks": fs.landmarks[i:i+50]})[0])
+        return np.concatenate(out)
+    ref = {k: run(FP32, v) for k, v in ver.items()}
+    class Reader(CalibrationDataReader):
+        def __init__(self): self.i = 0
+        def get_next(self):
+            if self.i >= len(calib): return None
+            s = slice(self.i, self.i + 16); self.i += 16
+            return {"image": calib.image[s], "landmarks": calib.landmarks[s]}
+    variants = [("all quantised", [])] + [(f"keep {g} float", names) for g, names in sorted(groups.items())]
+    if len(sys.argv) > 2:
+        variants = [v for v in variants if any(a in v[0] for a in sys.argv[2:])]
+    for name, excl in variants:
+        t = time.time(); out = wd / "q.onnx"
+        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excl)
+        row = {"variant": name, "excluded_nodes": len(excl)}
+        for k, fs in ver.items():
+            p = run(out, fs)
+            row[k] = {"agree": round(100 * float((p.argmax(1) == ref[k].argmax(1)).mean()), 1),
+                      "acc": round(100 * float((p.argmax(1) == fs.labels).mean()), 1),
+                      "fp32_acc": round(100 * float((ref[k].argmax(1) == fs.labels).mean()), 1),
+                      "max_dp": round(float(np.abs(p - ref[k]).max()), 3)}
+        row["s"] = round(time.time() - t, 1)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
