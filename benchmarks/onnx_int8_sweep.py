@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
 from lrdif.export.data import load_calibration, load_verification
+from lrdif.export.targets.onnx import preprocess_for_int8, quantize_qdq
 from benchmarks.evalsets import FERPLUS as DATA
 
 
@@ -26,8 +25,13 @@ def main() -> None:
     FP32 = sys.argv[1] if len(sys.argv) > 1 else sys.exit(__doc__)
     calib = load_calibration(DATA, 300, 8)
     ver = load_verification(DATA, 500, 8)
-    wd = Path(tempfile.mkdtemp()); pre = wd / "pre.onnx"
-    quant_pre_process(FP32, str(pre), skip_symbolic_shape=True)
+    with tempfile.TemporaryDirectory() as td:
+        _sweep(FP32, calib, ver, Path(td))
+
+
+def _sweep(FP32: str, calib, ver, wd: Path) -> None:
+    pre = wd / "pre.onnx"
+    preprocess_for_int8(Path(FP32), pre)
     m = onnx.load(str(pre))
     def group(n):
         ns = dict((p.key, p.value) for p in n.metadata_props).get("namespace", "")
@@ -50,20 +54,12 @@ def main() -> None:
             out.append(s.run(["probabilities"], {"image": fs.image[i:i+50], "landmarks": fs.landmarks[i:i+50]})[0])
         return np.concatenate(out)
     ref = {k: run(FP32, v) for k, v in ver.items()}
-    class Reader(CalibrationDataReader):
-        def __init__(self): self.i = 0
-        def get_next(self):
-            if self.i >= len(calib): return None
-            s = slice(self.i, self.i + 16); self.i += 16
-            return {"image": calib.image[s], "landmarks": calib.landmarks[s]}
     variants = [("all quantised", [])] + [(f"keep {g} float", names) for g, names in sorted(groups.items())]
     if len(sys.argv) > 2:
         variants = [v for v in variants if any(a in v[0] for a in sys.argv[2:])]
     for name, excl in variants:
         t = time.time(); out = wd / "q.onnx"
-        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excl)
+        quantize_qdq(pre, out, calib, nodes_to_exclude=excl)
         row = {"variant": name, "excluded_nodes": len(excl)}
         for k, fs in ver.items():
             p = run(out, fs)

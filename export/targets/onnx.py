@@ -11,6 +11,37 @@ from lrdif.sdk.metadata import ModelMetadata
 from . import Target, atomic_path, require_calib, work_dir
 
 DEFAULT_OPSET = 18
+CALIB_BATCH = 20     # equal-sized batches: onnxruntime's histogram calibrators need them
+
+
+def preprocess_for_int8(fp32: Path, pre: Path) -> None:
+    """`quant_pre_process` as the int8 export runs it (the symbolic shape pass crashes on the dynamo
+    graph, so it is skipped)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+
+
+def quantize_qdq(pre: Path, out: Path, calib, nodes_to_exclude: list[str] | None = None) -> None:
+    """The int8 of `lrdif-export --target onnx --int8`: static QDQ, MinMax calibration over the real
+    calibration crops, per-channel symmetric int8 weights, uint8 activations, float IO.
+    `nodes_to_exclude` keeps those nodes float (used by benchmarks.onnx_int8_sweep)."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.i = 0
+
+        def get_next(self):
+            if self.i >= len(calib):
+                return None
+            s = slice(self.i, self.i + CALIB_BATCH)
+            self.i += CALIB_BATCH
+            return {"image": calib.image[s], "landmarks": calib.landmarks[s]}
+
+    quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(nodes_to_exclude or []))
 
 
 class OnnxTarget(Target):
@@ -67,27 +98,9 @@ class OnnxTarget(Target):
             if written.get("", written.get("ai.onnx")) != opset:
                 raise RuntimeError(f"asked for opset {opset}, the exporter wrote {written}")
             if int8:
-                from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                                      QuantType, quantize_static)
-                from onnxruntime.quantization.shape_inference import quant_pre_process
-
                 pre = wd / "pre.onnx"
-                quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-
-                class Reader(CalibrationDataReader):
-                    def __init__(self) -> None:
-                        self.i = 0
-
-                    def get_next(self):
-                        if self.i >= len(calib):
-                            return None
-                        s = slice(self.i, self.i + 16)
-                        self.i += 16
-                        return {"image": calib.image[s], "landmarks": calib.landmarks[s]}
-
-                quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=CalibrationMethod.MinMax)
+                preprocess_for_int8(fp32, pre)
+                quantize_qdq(pre, tmp, calib)
                 self.export_info["calibration_samples"] = len(calib)
             embed_metadata(tmp, metadata, format="onnx")
         return out_path
