@@ -104,6 +104,23 @@ def test_stage2_ablation_flags(tiny_npz, work, stage1):
     assert not cfg.diffusion and ck["meta"]["loss"] == "ce"
 
 
+def test_stage2_bf16_autocast(tiny_npz, work, stage1):
+    """--amp bf16 trains (finite losses, weights move) and still saves float32 weights."""
+    out = work / "bf16"
+    rc = train.main(["stage2", "--teacher", str(stage1 / "best.pt"), "--max-steps", "2", "--amp", "bf16",
+                     "--degradations", FAST_MIX, *_common(tiny_npz, work, out)])
+    assert rc == 0
+    model, _, ck = load_checkpoint(out / "last.pt", expected_stage=2)
+    assert ck["meta"]["amp"] == "bf16"
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    rows = [r for r in _rows(out / "train_log.csv") if r["phase"] == "train"]
+    assert all(np.isfinite(float(r["loss"])) for r in rows) and float(rows[-1]["loss_kl"]) > 0
+    t, _, _ = load_checkpoint(stage1 / "best.pt")
+    moved = [k for k, v in t.udcformer.state_dict().items()
+             if v.is_floating_point() and not torch.equal(v, model.udcformer.state_dict()[k])]
+    assert moved  # the UDCformer was updated from the teacher's initialisation
+
+
 def test_eval_json_and_figures(tiny_npz, work, stage1, stage2):
     j = work / "eval" / "e.json"
     rc = evaluate.main(["--checkpoint", str(stage2 / "best.pt"), "--data", str(tiny_npz), "--degradation", "lowlight",

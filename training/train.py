@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CE against the FER+ vote distribution instead of the majority label")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights (0 = off); EMA weights are saved")
+    p.add_argument("--amp", choices=["off", "bf16"], default="off",
+                   help="bf16: forward and backward under CPU bfloat16 autocast (weights, optimizer, losses and "
+                        "validation stay float32); ~1.4x faster steps on CPUs with AVX512-BF16/AMX")
     p.add_argument("--no-augment", action="store_true", help="disable flip/affine augmentation")
     p.add_argument("--dedup", action="store_true",
                    help="drop training images that are exact duplicates of a PublicTest/PrivateTest image")
@@ -390,6 +393,22 @@ def _estimate_from(model, x: torch.Tensor, z_T: torch.Tensor, steps: int | None)
 # ----------------------------------------------------------------------------- main loop
 
 
+def _train_forward(model, stage: int, prior_only: bool, x_in: torch.Tensor, x_clean: torch.Tensor,
+                   lm: torch.Tensor, y: torch.Tensor):
+    """One training forward -> (logits or None, teacher Z or None, estimated Z or None).
+    Stage 1: Z from FPEN_S1(label, degraded crop). Stage 2: teacher Z from the frozen FPEN_S1 on the
+    CLEAN crop; the prior-only warm-up runs PNET_S2 + denoiser alone."""
+    if stage == 1:
+        logits, _z = model.forward_stage1(x_in, lm, y)
+        return logits, None, None
+    with torch.autocast("cpu", enabled=False):  # the KL target stays float32 under --amp bf16
+        z_t = model.teacher_epr(x_clean, y)
+    if prior_only:
+        return None, z_t, model.estimate_epr(x_in, z_t)
+    logits, z_hat = model.forward_stage2(x_in, lm, z_teacher=z_t)
+    return logits, z_t, z_hat
+
+
 def _prepare_data(args, dist: _Dist, classes: int, input_size: int):
     from lrdif.training.data import prepare_crops, resolve_data_path
     from lrdif.training.datasets import DatasetError, load_dataset
@@ -604,7 +623,7 @@ def _run(args) -> int:
         "degradations": weights, "loss": ("ce" if stage == 1 else args.loss), "seed": args.seed,
         "batch_size": bs, "world_size": dist.world, "lr": args.lr, "weight_decay": args.weight_decay,
         "epochs": args.epochs, "ema": args.ema, "label_smoothing": args.label_smoothing,
-        "soft_targets": args.soft_targets, "augment": not args.no_augment, "dedup": args.dedup,
+        "soft_targets": args.soft_targets, "augment": not args.no_augment, "dedup": args.dedup, "amp": args.amp,
         "diffusion": cfg.diffusion, "insert_noise": cfg.insert_noise, **dinfo, **teacher_info,
     }
     run_meta = {k: (v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else str(v))
@@ -694,17 +713,14 @@ def _run(args) -> int:
             x_deg = mix(x, gen).clamp_(0, 1)
             x_in = normalise(x_deg)
             prior_only = stage == 2 and global_step < prior_warm_steps
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp == "bf16"):
+                logits, z_t, z_hat = _train_forward(model, stage, prior_only, x_in, normalise(x), lm, y)
+            if logits is not None:
+                logits = logits.float()
             if stage == 1:
-                logits, _z = model.forward_stage1(x_in, lm, y)
                 loss_kl = torch.zeros(())
             else:
-                z_t = model.teacher_epr(normalise(x), y)
-                if prior_only:
-                    z_hat = model.estimate_epr(x_in, z_t)
-                    logits = None
-                else:
-                    logits, z_hat = model.forward_stage2(x_in, lm, z_teacher=z_t)
-                loss_kl = epr_kl_loss(z_t, z_hat) if (use_kl or prior_only) else torch.zeros(())
+                loss_kl = epr_kl_loss(z_t.float(), z_hat.float()) if (use_kl or prior_only) else torch.zeros(())
             if logits is not None:
                 if args.soft_targets:
                     loss_ce = F.cross_entropy(logits, train.targets[idx], label_smoothing=args.label_smoothing)
