@@ -1,12 +1,13 @@
 """ONNX static-int8 sensitivity sweep (diagnostic, not part of the benchmark run):
 
-    python -m benchmarks.onnx_int8_sweep FP32.onnx [GROUP-SUBSTRING ...]
+    python -m benchmarks.onnx_int8_sweep FP32.onnx [--ops Conv,Gemm,MatMul] [GROUP-SUBSTRING ...]
 
-quantises the float ONNX artifact the way `lrdif-export --int8` does (QDQ, MinMax, per-channel
-int8 weights, uint8 activations, 300 calibration crops) once with everything quantised and once per
-module group kept in float (groups from the exporter's `namespace` node metadata), and prints top-1
-agreement / accuracy vs float on the export verification crops (500 clean + 500 UDC), one JSON line
-per variant."""
+runs the static QDQ step of `lrdif-export --int8` (`quantize_qdq`: MinMax, per-channel int8
+weights, uint8 activations, 300 calibration crops, LayerNorm / heatmap float) on the `--ops` op
+types (default Conv, as shipped; `--ops Conv,Gemm,MatMul` is the first, all-op scheme), once as is
+and once per module group kept in float (groups from the exporter's `namespace` node metadata),
+and prints top-1 agreement / accuracy vs float on the export verification crops (500 clean + 500
+UDC), one JSON line per variant. The weight-only Gemm/MatMul step is not applied here."""
 import collections
 import json
 import sys
@@ -22,14 +23,20 @@ from benchmarks.evalsets import FERPLUS as DATA
 
 
 def main() -> None:
-    FP32 = sys.argv[1] if len(sys.argv) > 1 else sys.exit(__doc__)
+    args = sys.argv[1:]
+    ops = ("Conv",)
+    if "--ops" in args:
+        i = args.index("--ops")
+        ops = tuple(args[i + 1].split(","))
+        del args[i:i + 2]
+    FP32 = args[0] if args else sys.exit(__doc__)
     calib = load_calibration(DATA, 300, 8)
     ver = load_verification(DATA, 500, 8)
     with tempfile.TemporaryDirectory() as td:
-        _sweep(FP32, calib, ver, Path(td))
+        _sweep(FP32, calib, ver, Path(td), ops, args[1:])
 
 
-def _sweep(FP32: str, calib, ver, wd: Path) -> None:
+def _sweep(FP32: str, calib, ver, wd: Path, ops: tuple[str, ...], only: list[str]) -> None:
     pre = wd / "pre.onnx"
     preprocess_for_int8(Path(FP32), pre)
     m = onnx.load(str(pre))
@@ -54,12 +61,12 @@ def _sweep(FP32: str, calib, ver, wd: Path) -> None:
             out.append(s.run(["probabilities"], {"image": fs.image[i:i+50], "landmarks": fs.landmarks[i:i+50]})[0])
         return np.concatenate(out)
     ref = {k: run(FP32, v) for k, v in ver.items()}
-    variants = [("all quantised", [])] + [(f"keep {g} float", names) for g, names in sorted(groups.items())]
-    if len(sys.argv) > 2:
-        variants = [v for v in variants if any(a in v[0] for a in sys.argv[2:])]
+    variants = [(f"{'+'.join(ops)} quantised", [])] + [(f"keep {g} float", names) for g, names in sorted(groups.items())]
+    if only:
+        variants = [v for v in variants if any(a in v[0] for a in only)]
     for name, excl in variants:
         t = time.time(); out = wd / "q.onnx"
-        quantize_qdq(pre, out, calib, nodes_to_exclude=excl)
+        quantize_qdq(pre, out, calib, nodes_to_exclude=excl, op_types=ops)
         row = {"variant": name, "excluded_nodes": len(excl)}
         for k, fs in ver.items():
             p = run(out, fs)

@@ -140,16 +140,45 @@ def test_onnx_dynamic_batch_and_qdq(exported):
 
     f, q = _entry(exported, "onnx", "fp32"), _entry(exported, "onnx", "int8")
     assert q["qdq_nodes"] > 0 and f["qdq_nodes"] == 0
+    assert q["weight_only_int8_tensors"] > 0 and q["size_bytes"] < f["size_bytes"]
     sess = ort.InferenceSession(f["artifact"], providers=["CPUExecutionProvider"])
     out = sess.run(None, {"image": np.zeros((3, 3, 32, 32), np.float32),
                           "landmarks": np.full((3, 468, 2), 0.5, np.float32)})
     assert [o.shape for o in out] == [(3, 8), (3, 8)]
 
 
+def test_onnx_int8_scheme(exported):
+    """int8 = static QDQ on Conv, int8 weight-only Gemm/MatMul, LayerNorm / heatmap float
+    (export/targets/onnx.py): check it on the graph itself."""
+    import onnx
+
+    from lrdif.export.targets.onnx import node_namespace
+
+    m = onnx.load(_entry(exported, "onnx", "int8")["artifact"])
+    producer = {o: n for n in m.graph.node for o in n.output}
+    inits = {i.name: i for i in m.graph.initializer}
+    def src(name):
+        return producer[name].op_type if name in producer else ("initializer" if name in inits else "input")
+    gemms = [n for n in m.graph.node if n.op_type in ("Gemm", "MatMul") and n.input[1] in producer
+             and producer[n.input[1]].op_type == "DequantizeLinear"]
+    assert gemms, "no weight-only int8 Gemm/MatMul"
+    for n in gemms:  # weight int8, activation float
+        assert inits[producer[n.input[1]].input[0]].data_type == onnx.TensorProto.INT8
+        assert src(n.input[0]) != "DequantizeLinear", n.name
+    convs = [n for n in m.graph.node if n.op_type == "Conv"]
+    quantised = [n for n in convs if src(n.input[1]) == "DequantizeLinear"]  # int8 weight
+    assert quantised and len(quantised) < len(convs)
+    assert all(src(n.input[0]) == "DequantizeLinear" for n in quantised)   # and uint8 activation
+    assert any("LayerNorm" in node_namespace(n) for n in convs)
+    assert not any("LayerNorm" in node_namespace(n) for n in quantised)
+
+
 def test_executorch_reports_partitions(exported):
     for v in VARIANTS:
         e = _entry(exported, "executorch", v)
         assert e["delegate_partitions"] >= 1 and isinstance(e["ops_outside_delegate"], dict)
+        assert not [op for op in e["ops_outside_delegate"] if "quantize" in op or "choose_qparams" in op]
+    assert _entry(exported, "executorch", "int8")["quantisation"] == "int8-pt2e-xnnpack-static-conv-dynamic-linear"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

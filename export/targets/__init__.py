@@ -95,6 +95,12 @@ def calibrate_pt2e(prepared: Any, calib: Any) -> None:
             prepared(torch.from_numpy(calib.image[i:i + 1]), torch.from_numpy(calib.landmarks[i:i + 1]))
 
 
+# Modules whose ops stay float in every calibrated int8 export (matched by class name in the
+# exporter's module path): LayerNorm2d computes mean/variance with 1x1 convs over all channels, and
+# the landmark heatmap turns coordinates into Gaussians; both need the float range.
+FLOAT_UNDER_INT8 = ("LayerNorm", "LandmarkHeatmap")
+
+
 def require_calib(calib: Any, target: str) -> None:
     if calib is None or len(calib) == 0:
         raise ValueError(f"{target} int8 needs calibration data (none given)")
