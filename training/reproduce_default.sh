@@ -15,7 +15,7 @@ DATA=../shared/data/ferplus/ferplus_48x48_uint8.npz
 PHASE=${1:-all}
 COMMON="--batch-size 64 --lr 1e-3 --ema 0.999 --dedup --soft-targets --val-size 1000"
 STAGE1="$BIN/lrdif-train stage1 --preset mobile --epochs 1 $COMMON --threads $THREADS --out $RUN/stage1"
-STAGE2="$BIN/lrdif-train stage2 --epochs 16 $COMMON --teacher $RUN/stage1/train_state.pt"
+STAGE2="$BIN/lrdif-train stage2 --epochs 20 --amp bf16 $COMMON --teacher $RUN/stage1/train_state.pt"
 
 data() {
   mkdir -p "$CANON"
