@@ -46,24 +46,17 @@ def _outside_float_modules(node: Any) -> bool:
     return True
 
 
-def int8_quantizer(scheme: str = "mixed") -> Any:
-    """The PT2E quantizer of `--target executorch --int8`.
-    mixed (default): conv2d static (per-channel int8 weights, int8 activations calibrated on the
-    real crops), linear dynamic (per-channel int8 weights, activations quantised per inference by
-    XNNPACK), everything else float; FLOAT_MODULES float.
-    static-all: every op XNNPACK can quantise gets static int8 activations (the first scheme; loses
-    2-4 points on this model, kept for comparison)."""
+def int8_quantizer() -> Any:
+    """The PT2E quantizer of `--target executorch --int8`: conv2d static (per-channel int8 weights,
+    int8 activations calibrated on the real crops), linear dynamic (per-channel int8 weights,
+    activations quantised per inference by XNNPACK), everything else float; FLOAT_MODULES float.
+    (Static int8 on every op, `XNNPACKQuantizer().set_global(...)`, lost 2-4 points on this model.)"""
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
                                                                           get_symmetric_quantization_config)
 
-    static = get_symmetric_quantization_config(is_per_channel=True)
-    if scheme == "static-all":
-        return XNNPACKQuantizer().set_global(static)
-    if scheme != "mixed":
-        raise ValueError(f"unknown int8 scheme {scheme!r} (mixed, static-all)")
     q = XNNPACKQuantizer()
-    q.set_operator_type(torch.ops.aten.conv2d.default, static)
+    q.set_operator_type(torch.ops.aten.conv2d.default, get_symmetric_quantization_config(is_per_channel=True))
     q.set_operator_type(torch.ops.aten.linear.default,
                         get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
     q.set_filter_function(_outside_float_modules)
@@ -76,7 +69,7 @@ class ExecuTorchTarget(Target):
     outputs (probabilities, logits) in that order. Metadata: sidecar `<file>.pte.json` holding the
     record and the .pte's sha256 (copy both files together).
 
-    int8 = PT2E for XNNPACK, mixed (`int8_quantizer("mixed")`, chosen by measurement, export/README.md):
+    int8 = PT2E for XNNPACK, mixed (`int8_quantizer()`, chosen by measurement, export/README.md):
     conv2d static (per-channel symmetric int8 weights, int8 activations calibrated on the real
     calibration crops), linear dynamic (int8 weights, activations quantised per inference), the
     rest float, LayerNorm, the landmark heatmap and the denoiser float; torchao `prepare_pt2e`/`convert_pt2e`,
@@ -86,12 +79,9 @@ class ExecuTorchTarget(Target):
     suffix = ".pte"
     runtime = "ExecuTorch (executorch.runtime.Runtime, XNNPACK)"
     batch = 1
-    int8_scheme = "mixed"
 
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
-        if not int8:
-            return "none"
-        return "int8-pt2e-xnnpack-static-conv-dynamic-linear" if self.int8_scheme == "mixed" else "int8-static-pt2e-xnnpack"
+        return "int8-pt2e-xnnpack-static-conv-dynamic-linear" if int8 else "none"
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, **options: Any) -> Path:
@@ -108,7 +98,7 @@ class ExecuTorchTarget(Target):
             require_calib(calib, self.name)
             from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-            g = prepare_pt2e(torch.export.export(module, x).module(), int8_quantizer(self.int8_scheme))
+            g = prepare_pt2e(torch.export.export(module, x).module(), int8_quantizer())
             calibrate_pt2e(g, calib)
             m = convert_pt2e(g)
         ep = torch.export.export(m, x)
