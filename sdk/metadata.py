@@ -51,6 +51,7 @@ class ModelMetadata:
     landmark_space: str = "crop-normalised-xy"  # (B, 468, 2), x and y in [0, 1] of the crop
     num_landmarks: int = 468
     diffusion_steps: int = 4
+    temperature: float = 1.0                  # calibration: probabilities = softmax(logits / temperature)
     quantisation: str = "none"
     batch: int = 0                            # 0 = dynamic batch, else the fixed batch size
     input_names: tuple[str, ...] = ("image", "landmarks")
@@ -88,6 +89,9 @@ class ModelMetadata:
             raise MetadataError(f"crop.size {self.crop.size} != input_size {self.input_size}")
         if not (isinstance(self.diffusion_steps, int) and self.diffusion_steps >= 0):
             raise MetadataError(f"diffusion_steps must be an int >= 0, got {self.diffusion_steps!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
+                or not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise MetadataError(f"temperature must be a positive finite number, got {self.temperature!r}")
         if self.batch < 0:
             raise MetadataError(f"batch must be >= 0, got {self.batch}")
 

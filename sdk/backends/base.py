@@ -134,6 +134,16 @@ def dim(d: object) -> "int | None":
     return None
 
 
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """The SDK's (and the mobile cores') probabilities: softmax(logits / temperature) per row,
+    computed in float64 and returned as float32. `temperature` is the calibration temperature
+    from the artifact's metadata (1.0 = uncalibrated)."""
+    z = np.asarray(logits, np.float64) / float(temperature)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
 class Backend:
     """One emotion-model runner. Subclasses load the artifact, set `self.metadata` and implement
     `_run_batch(image, landmarks) -> (probabilities, logits)` for exactly one call's batch."""
@@ -210,14 +220,10 @@ class Backend:
                     ps.append(np.asarray(p)[:m])
                     ls.append(np.asarray(g)[:m])
                 probs, logits = np.concatenate(ps), np.concatenate(ls)
-        probs = np.asarray(probs, np.float32).reshape(n, k)
         logits = np.asarray(logits, np.float32).reshape(n, k)
-        if not (np.all(np.isfinite(probs)) and np.all(np.isfinite(logits))):
+        if not np.all(np.isfinite(logits)):
             raise RuntimeError(f"{self.source}: the model produced NaN/inf outputs")
-        probs = np.clip(probs, 0.0, None)
-        total = probs.sum(axis=1, keepdims=True)
-        probs = np.where(total > 0, probs / np.maximum(total, 1e-12), 1.0 / k).astype(np.float32)
-        return probs, logits
+        return softmax(logits, self.metadata.temperature), logits
 
     def _run_batch(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
