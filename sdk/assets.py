@@ -1,7 +1,7 @@
 """Face models and the sample photo, obtained once at setup time and verified by sha256.
 
-The two face models are MediaPipe's (Apache-2.0) BlazeFace short-range detector and the 468-point
-FaceMesh landmarker. They are taken from the PyPI wheel ``mediapipe==0.10.21`` (which bundles them
+The face models are MediaPipe's (Apache-2.0) BlazeFace short-range and full-range (sparse)
+detectors and the 468-point FaceMesh landmarker. They are taken from the PyPI wheel ``mediapipe==0.10.21`` (which bundles them
 under ``mediapipe/modules/...``) and cached in ``<cache>/face_models/`` where ``<cache>`` is
 ``$LRDIF_CACHE_DIR`` or ``platformdirs.user_cache_dir("lrdif")``.
 
@@ -33,7 +33,7 @@ MEDIAPIPE_WHEEL_VERSION = "0.10.21"
 
 @dataclass(frozen=True)
 class FaceModelAsset:
-    key: str            # "detector" | "landmarker"
+    key: str            # "detector" (short range) | "detector_full" (full range) | "landmarker"
     filename: str
     wheel_path: str     # path inside the mediapipe wheel
     url: str            # official MediaPipe asset URL (for users with internet)
@@ -49,6 +49,14 @@ FACE_MODELS: dict[str, FaceModelAsset] = {
         url="https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite",
         size=229_714,
         sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    ),
+    "detector_full": FaceModelAsset(
+        key="detector_full",
+        filename="face_detection_full_range_sparse.tflite",
+        wheel_path="mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+        url="https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite",
+        size=676_746,
+        sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     ),
     "landmarker": FaceModelAsset(
         key="landmarker",
@@ -148,7 +156,7 @@ def _store(a: FaceModelAsset, data: bytes, dest: Path) -> None:
 
 
 def fetch_face_models(source: str = "pypi", force: bool = False) -> dict[str, Path]:
-    """Fetch (if needed) and verify both face models into the cache; return their paths.
+    """Fetch (if needed) and verify every face model (FACE_MODELS) into the cache; return their paths.
 
     source: "pypi" (the mediapipe wheel via `pip download`, default) or "url" (MediaPipe's
     official storage.googleapis.com assets; sha256-checked against the same pins).
@@ -177,17 +185,26 @@ def fetch_face_models(source: str = "pypi", force: bool = False) -> dict[str, Pa
 
 def face_model_paths(download: bool = True, detector: str | os.PathLike | None = None,
                      landmarker: str | os.PathLike | None = None,
-                     source: str = "pypi") -> dict[str, Path]:
-    """Paths of the verified face models: {"detector": ..., "landmarker": ...}.
+                     source: str = "pypi", detector_full: str | os.PathLike | None = None,
+                     keys: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Paths of the verified face models, e.g. {"detector": ..., "landmarker": ...}.
 
-    Explicit `detector` / `landmarker` paths are used as given (still sha256-checked). Otherwise the
-    cache is used; when a model is missing or corrupt there, `download=True` fetches it (see
-    `fetch_face_models`) and `download=False` raises AssetError / AssetIntegrityError telling the
-    user to run `lrdif-setup`.
+    keys: which models (names in FACE_MODELS); default the two every pipeline needs, "detector"
+    (short range) and "landmarker", plus "detector_full" when `detector_full` is given.
+    Explicit `detector` / `detector_full` / `landmarker` paths are used as given (still
+    sha256-checked). Otherwise the cache is used; when a model is missing or corrupt there,
+    `download=True` fetches it (see `fetch_face_models`) and `download=False` raises AssetError /
+    AssetIntegrityError telling the user to run `lrdif-setup`.
     """
-    explicit = {"detector": detector, "landmarker": landmarker}
+    explicit = {"detector": detector, "detector_full": detector_full, "landmarker": landmarker}
+    if keys is None:
+        keys = tuple(k for k in ("detector", "detector_full", "landmarker")
+                     if k != "detector_full" or detector_full is not None)
+    unknown = [k for k in keys if k not in FACE_MODELS]
+    if unknown:
+        raise ValueError(f"unknown face model(s) {unknown}; known: {sorted(FACE_MODELS)}")
     out: dict[str, Path] = {}
-    need_cache = [k for k, v in explicit.items() if v is None]
+    need_cache = [k for k in keys if explicit[k] is None]
     if need_cache:
         dest = face_models_dir()
         if download:
@@ -203,14 +220,15 @@ def face_model_paths(download: bool = True, detector: str | os.PathLike | None =
                         f"(or set $LRDIF_CACHE_DIR to a cache that holds it)")
                 cached[k] = verify_file(p, a)
         out.update({k: cached[k] for k in need_cache})
-    for k, v in explicit.items():
-        if v is not None:
-            out[k] = verify_file(v, FACE_MODELS[k])
+    for k in keys:
+        if explicit[k] is not None:
+            out[k] = verify_file(explicit[k], FACE_MODELS[k])
     return out
 
 
-def face_model_sha256() -> dict[str, str]:
-    return {k: a.sha256 for k, a in FACE_MODELS.items()}
+def face_model_sha256(keys: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Pinned sha256 per face model (all of FACE_MODELS, or only `keys`)."""
+    return {k: a.sha256 for k, a in FACE_MODELS.items() if keys is None or k in keys}
 
 
 def sample_image() -> np.ndarray:
@@ -236,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lrdif-setup: {e}", file=sys.stderr)
         return 1
     for k, p in paths.items():
-        print(f"{k:10s} {p}  sha256={sha256_file(p)}")
+        print(f"{k:13s} {p}  sha256={sha256_file(p)}")
     return 0
 
 

@@ -52,8 +52,14 @@ class EmotionRecognizerOptions:
         to pick up new faces (also whenever a tracked face is lost or none is tracked).
     result_callback: f(results, frame, timestamp_ms); required for LIVE_STREAM, forbidden otherwise.
     bgr: frames are BGR(A) (as OpenCV reads them) instead of RGB(A).
-    face_detector_path / face_landmarker_path: override the cached MediaPipe face models (still
-        sha256-checked); by default they come from the cache filled by `lrdif-setup`.
+    face_detector: "auto" (short range, plus full range when short range finds no face or only
+        small ones), "short" (BlazeFace short range: selfie distance) or "full" (full range, faces
+        up to ~5 m); see `lrdif.sdk.face.frontend`.
+    keep_uncertain_faces: also return faces whose landmarks never agreed with their box
+        (`EmotionResult.quality == "uncertain"`); by default they are dropped.
+    face_detector_path / face_detector_full_path / face_landmarker_path: override the cached
+        MediaPipe face models (still sha256-checked); by default they come from the cache filled by
+        `lrdif-setup`.
     """
     model_path: str | os.PathLike | None = None
     model_bytes: bytes | None = None
@@ -69,8 +75,15 @@ class EmotionRecognizerOptions:
     bgr: bool = False
     face_detector_path: str | os.PathLike | None = None
     face_landmarker_path: str | os.PathLike | None = None
+    face_detector: str = "auto"
+    keep_uncertain_faces: bool = False
+    face_detector_full_path: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
+        from lrdif.sdk.face.frontend import FACE_DETECTORS
+
+        if self.face_detector not in FACE_DETECTORS:
+            raise ValueError(f"face_detector must be one of {list(FACE_DETECTORS)}, got {self.face_detector!r}")
         if self.model_path is not None and self.model_bytes is not None:
             raise ValueError("give model_path or model_bytes, not both")
         if self.model_bytes is not None and not isinstance(self.model_bytes, (bytes, bytearray)):
@@ -160,6 +173,7 @@ class EmotionRecognizer:
                 min_detection_score=opts.min_detection_confidence,
                 min_presence=opts.min_presence_confidence,
                 detector_path=opts.face_detector_path, landmarker_path=opts.face_landmarker_path,
+                detector_full_path=opts.face_detector_full_path, face_detector=opts.face_detector,
                 download=False)
         except BaseException:
             self._backend.close()
@@ -218,7 +232,7 @@ class EmotionRecognizer:
         rgb = to_rgb_uint8(frame, bgr=self._options.bgr)
         with self._face_lock:
             self._check_open()
-            faces = self._frontend.process(rgb, max_faces=self._options.max_faces)
+            faces = self._keep(self._frontend.process(rgb, max_faces=self._options.max_faces))
         probs = self._classify(faces)
         return [self._result(f, p, None) for f, p in zip(faces, probs)]
 
@@ -306,6 +320,12 @@ class EmotionRecognizer:
                              f"{self._last_ts}")
         self._last_ts = int(ts)
 
+    def _keep(self, faces: list) -> list:
+        """Drop faces whose crop could not be confirmed (quality "uncertain") unless asked to keep them."""
+        if self._options.keep_uncertain_faces:
+            return faces
+        return [f for f in faces if f.quality != "uncertain"]
+
     def _classify(self, faces: list) -> np.ndarray:
         """One emotion-model call for all faces of the frame -> (N, K) probabilities."""
         if not faces:
@@ -322,7 +342,8 @@ class EmotionRecognizer:
         return EmotionResult(
             box=(x, y, w, h), score=float(face.score), landmarks=np.asarray(face.landmarks),
             probabilities={lab: float(p) for lab, p in zip(labels, probs)}, label=labels[k],
-            confidence=float(probs[k]), presence=float(face.presence), face_id=face_id)
+            confidence=float(probs[k]), presence=float(face.presence), face_id=face_id,
+            quality=face.quality)
 
     def _video_step(self, rgb: np.ndarray) -> list[EmotionResult]:
         """Track faces from the previous landmarks; re-detect when a track is lost, when none is
@@ -336,7 +357,7 @@ class EmotionRecognizer:
             lost: list[_Track] = []
             for t in self._tracks:
                 face = fe.track(rgb, t.face)
-                if face is None:
+                if face is None or not self._keep([face]):      # lost, or its crop is uncertain
                     lost.append(t)
                     continue
                 # two tracks that converged on one face: keep the older
@@ -346,7 +367,7 @@ class EmotionRecognizer:
                 kept.append(t)
             periodic = self._frame_index % opts.redetect_interval == 0
             if len(kept) < opts.max_faces and (lost or not kept or periodic):
-                for face in fe.process(rgb, max_faces=opts.max_faces):
+                for face in self._keep(fe.process(rgb, max_faces=opts.max_faces)):
                     if len(kept) >= opts.max_faces:
                         break
                     c = _centre(face.box)

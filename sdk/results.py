@@ -26,7 +26,10 @@ class EmotionResult:
     FaceMesh x, y (frame pixels), z; presence: FaceMesh face-presence probability;
     probabilities: label -> probability (sums to 1; smoothed per track in video/live-stream modes);
     label / confidence: the argmax and its probability; face_id: track id in video/live-stream
-    modes (stable while the face is tracked), None in image mode.
+    modes (stable while the face is tracked), None in image mode; quality: "good" (detector box,
+    FaceMesh presence and landmark extent agree), "refined" (they agreed after FaceMesh was re-run
+    on the landmarks' own region) or "uncertain" (they never agreed: do not trust this emotion;
+    only returned with `keep_uncertain_faces=True`).
     """
     box: tuple[float, float, float, float]
     score: float
@@ -36,13 +39,14 @@ class EmotionResult:
     confidence: float
     presence: float = 1.0
     face_id: int | None = None
+    quality: str = "good"
 
     def to_dict(self, landmarks: bool = False) -> dict[str, Any]:
         """JSON-ready dict (landmarks left out unless asked for)."""
         d: dict[str, Any] = {
             "face_id": self.face_id, "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4), "presence": round(float(self.presence), 4),
-            "label": self.label, "confidence": round(float(self.confidence), 4),
+            "quality": self.quality, "label": self.label, "confidence": round(float(self.confidence), 4),
             "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
         }
         if landmarks:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from lrdif.sdk.assets import AssetError, face_model_paths, sample_image
-from lrdif.sdk.face import (ANCHORS, Face, FaceFrontEnd, crop_landmarks, emotion_crop_affine, roi_from_landmarks,
-                            ssd_anchors)
+from lrdif.sdk.face import (ANCHORS, FULL_RANGE, BlazeFaceDetector, Face, FaceFrontEnd, crop_landmarks,
+                            emotion_crop_affine, roi_from_landmarks, ssd_anchors)
 from lrdif.sdk.metadata import CropSpec
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -28,7 +28,13 @@ def fe() -> FaceFrontEnd:
         face_model_paths(download=False)
     except AssetError as e:
         pytest.fail(f"face models are not in the lrdif cache; run `lrdif-setup` before the tests ({e})")
-    return FaceFrontEnd(num_threads=1)
+    # MediaPipe's FaceMesh pipeline (the golden meshes) detects with short range
+    return FaceFrontEnd(num_threads=1, face_detector="short")
+
+
+@pytest.fixture(scope="module")
+def full_detector() -> BlazeFaceDetector:
+    return BlazeFaceDetector(options=FULL_RANGE)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,44 @@ def test_anchors():
     # first layer: 16x16 grid, 2 anchors per cell; then 8x8, 6 per cell
     assert np.allclose(ANCHORS[0], [0.5 / 16, 0.5 / 16]) and np.allclose(ANCHORS[1], ANCHORS[0])
     assert np.allclose(ANCHORS[512], [0.5 / 8, 0.5 / 8])
+
+
+def test_full_range_anchors():
+    a = ssd_anchors(192, (4,), 0.5, interpolated_anchor=False)
+    assert a.shape == (2304, 2) and FULL_RANGE.num_anchors == 2304
+    # one 48x48 grid, one anchor per cell, row-major
+    assert np.allclose(a[0], [0.5 / 48, 0.5 / 48]) and np.allclose(a[1], [1.5 / 48, 0.5 / 48])
+    assert np.allclose(a[48], [0.5 / 48, 1.5 / 48]) and np.allclose(a[-1], [47.5 / 48, 47.5 / 48])
+
+
+@pytest.mark.parametrize("name", ["astronaut", "astronaut_wide", "astronaut_tall", "blank", "astronaut_far",
+                                  "astronaut_far_wide", "astronaut_portrait", "ferplus_multi3", "ferplus_multi4"])
+def test_full_range_matches_mediapipe_golden(full_detector, golden, name):
+    """Our full-range decoding (192x192 letterbox, stride-4 anchors, /192 box scale, min score 0.6,
+    weighted NMS) against mp.solutions FaceDetection(model_selection=1) on the same frames."""
+    manifest, g = golden
+    frame = load_frame(name, manifest)
+    dets = full_detector.detect(frame)
+    gb, gs, gk = g[f"{name}/full_det_box"], g[f"{name}/full_det_score"], g[f"{name}/full_det_keypoints"]
+    assert len(dets) == len(gs), f"{name}: {len(dets)} full-range detections, mediapipe {len(gs)}"
+    for d in dets:
+        j = int(np.argmin(np.abs(gb[:, :2] - d.box[:2]).sum(1)))
+        assert abs(d.score - gs[j]) < 0.01 and d.source == "full"
+        assert np.abs(d.box - gb[j]).max() < 1.0, f"{name}: box {d.box} vs mediapipe {gb[j]}"
+        assert np.abs(d.keypoints - gk[j]).max() < 1.0
+
+
+def test_far_faces_need_full_range(fe, golden):
+    """Issue #16: the astronaut at 9% of a 1024x1024 frame / 5% of 1920x1080 / in a 9:16 frame:
+    short range (and MediaPipe's) finds nothing, full range and auto find the face."""
+    manifest, g = golden
+    auto = FaceFrontEnd(num_threads=1, face_detector="auto")
+    for name in ("astronaut_far", "astronaut_far_wide", "astronaut_portrait"):
+        frame = load_frame(name, manifest)
+        assert fe.process(frame) == [] and len(g[f"{name}/det_score"]) == 0
+        faces = auto.process(frame, max_faces=4)
+        assert len(faces) == 1 and faces[0].source == "full" and faces[0].quality in ("good", "refined"), name
+        np.testing.assert_allclose(faces[0].box, g[f"{name}/full_det_box"][0], atol=1.0)
 
 
 def test_astronaut_one_face(fe):

@@ -14,13 +14,14 @@ from lrdif.sdk.assets import (FACE_MODELS, AssetError, AssetIntegrityError, face
 @pytest.fixture(scope="module")
 def real_paths():
     try:
-        return face_model_paths(download=False)
+        return face_model_paths(download=False, keys=tuple(FACE_MODELS))
     except AssetError as e:
         pytest.fail(f"face models are not in the lrdif cache; run `lrdif-setup` before the tests ({e})")
 
 
 def test_cached_models_verify(real_paths):
-    assert set(real_paths) == {"detector", "landmarker"}
+    assert set(real_paths) == {"detector", "detector_full", "landmarker"}
+    assert set(face_model_paths(download=False)) == {"detector", "landmarker"}   # the default keys
     for k, p in real_paths.items():
         a = FACE_MODELS[k]
         assert p.name == a.filename and p.stat().st_size == a.size
@@ -56,6 +57,28 @@ def test_tampered_cached_model_fails_sha256(real_paths, tmp_path, monkeypatch):
     from lrdif.sdk.face import FaceFrontEnd
     with pytest.raises(AssetIntegrityError):
         FaceFrontEnd()
+
+
+def test_full_range_model_lookup(real_paths, tmp_path, monkeypatch):
+    """The full-range detector is fetched like the others; explicit paths are still sha256-checked,
+    a cache without it says to run lrdif-setup, an unknown key is refused."""
+    out = face_model_paths(download=False, detector_full=real_paths["detector_full"])
+    assert out["detector_full"] == real_paths["detector_full"]
+    with pytest.raises(AssetIntegrityError, match="detector_full"):
+        face_model_paths(download=False, detector_full=real_paths["detector"])
+    with pytest.raises(ValueError, match="unknown face model"):
+        face_model_paths(download=False, keys=("detector", "mystery"))
+    monkeypatch.setenv("LRDIF_CACHE_DIR", str(tmp_path))
+    (tmp_path / "face_models").mkdir()
+    for k in ("detector", "landmarker"):
+        shutil.copyfile(real_paths[k], tmp_path / "face_models" / real_paths[k].name)
+    assert set(face_model_paths(download=False)) == {"detector", "landmarker"}
+    with pytest.raises(AssetError, match=r"face_detection_full_range_sparse.*lrdif-setup"):
+        face_model_paths(download=False, keys=("detector_full",))
+    from lrdif.sdk.face import FaceFrontEnd
+    FaceFrontEnd(face_detector="short")                        # short range needs no full-range model
+    with pytest.raises(AssetError, match="lrdif-setup"):
+        FaceFrontEnd(face_detector="auto")
 
 
 def test_missing_model_says_run_setup(tmp_path, monkeypatch):

@@ -54,6 +54,7 @@ from lrdif.sdk.metadata import CropSpec
 from lrdif.sdk.fileio import atomic_write
 
 ALGO_VERSION = "landmarks/2"
+_MODEL_KEYS = ("detector", "landmarker")   # the face models this cache depends on
 DETECT_FRACTIONS = (0.6, 0.8, 0.45, 1.0)
 CANVAS_GREY = 128
 MESH_UPSCALE_TO = 192
@@ -111,7 +112,7 @@ def config_key(spec: CropSpec) -> str:
     h = hashlib.sha256()
     h.update(ALGO_VERSION.encode())
     h.update(json.dumps(dataclasses.asdict(spec), sort_keys=True).encode())
-    h.update(json.dumps(face_model_sha256(), sort_keys=True).encode())
+    h.update(json.dumps(face_model_sha256(_MODEL_KEYS), sort_keys=True).encode())
     h.update(json.dumps({"fractions": DETECT_FRACTIONS, "grey": CANVAS_GREY, "min_score": MIN_DETECTION_SCORE,
                          "fallback": FALLBACK_EYES, "mesh_upscale_to": MESH_UPSCALE_TO}).encode())
     return h.hexdigest()[:16]
@@ -302,7 +303,7 @@ def compute_landmark_cache(images: np.ndarray, spec: CropSpec = CropSpec(), cach
         "landmarks_outside_crop": int((~((lms >= 0) & (lms <= 1)).all(axis=(1, 2))).sum()),
         "computed": int(todo.size), "reused": int(reused.sum()),
         "seconds": round(secs, 1), "ms_per_image": round(1000 * secs / max(1, todo.size), 3),
-        "spec": dataclasses.asdict(spec), "algo": ALGO_VERSION, "face_models": face_model_sha256(),
+        "spec": dataclasses.asdict(spec), "algo": ALGO_VERSION, "face_models": face_model_sha256(_MODEL_KEYS),
     }
     if todo.size:  # a dataset made only of already-cached images is not stored twice
         meta = {"key": key, "algo": ALGO_VERSION, "report": report}

@@ -1,4 +1,5 @@
-"""Face front-end: BlazeFace detection, FaceMesh 468 landmarks and the emotion crop (LiteRT, no torch).
+"""Face front-end: BlazeFace detection (short / full range / auto), FaceMesh 468 landmarks, box sanity
+and the emotion crop (LiteRT, no torch).
 
     from lrdif.sdk.face import FaceFrontEnd
     faces = FaceFrontEnd().process(rgb)        # rgb: HxWx3 uint8
@@ -7,12 +8,16 @@
 The face models come from `lrdif.sdk.assets` (run `lrdif-setup` once).
 """
 from lrdif.sdk.face.crop import crop_landmarks, emotion_crop_affine, warp_crop
-from lrdif.sdk.face.detector import ANCHORS, BlazeFaceDetector, Detection, ssd_anchors, weighted_nms
-from lrdif.sdk.face.frontend import Face, FaceFrontEnd, keypoints_from_landmarks
+from lrdif.sdk.face.detector import (ANCHORS, DETECTORS, FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, Detection,
+                                     DetectorOptions, ssd_anchors, weighted_nms)
+from lrdif.sdk.face.frontend import (AUTO_FULL_BELOW, FACE_DETECTORS, QUALITIES, Face, FaceFrontEnd, RoiAgreement,
+                                     TightCropStrategy, keypoints_from_landmarks, merge_detections)
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, Roi, roi_from_detection, roi_from_landmarks
 
 __all__ = [
-    "ANCHORS", "BlazeFaceDetector", "Detection", "Face", "FaceFrontEnd", "FaceMeshLandmarker", "Roi",
-    "crop_landmarks", "emotion_crop_affine", "keypoints_from_landmarks", "roi_from_detection",
-    "roi_from_landmarks", "ssd_anchors", "warp_crop", "weighted_nms",
+    "ANCHORS", "AUTO_FULL_BELOW", "BlazeFaceDetector", "DETECTORS", "Detection", "DetectorOptions",
+    "FACE_DETECTORS", "FULL_RANGE", "Face", "FaceFrontEnd", "FaceMeshLandmarker", "QUALITIES", "Roi",
+    "RoiAgreement", "SHORT_RANGE", "TightCropStrategy", "crop_landmarks", "emotion_crop_affine",
+    "keypoints_from_landmarks", "merge_detections", "roi_from_detection", "roi_from_landmarks", "ssd_anchors",
+    "warp_crop", "weighted_nms",
 ]
