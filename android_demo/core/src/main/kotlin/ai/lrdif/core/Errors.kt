@@ -20,3 +20,6 @@ class InvalidLandmarksException(message: String) : LrdifException(message)
 
 /** A runtime returned outputs of the wrong size or NaN/inf values, or a call was made out of order. */
 class RuntimeOutputException(message: String) : LrdifException(message)
+
+/** The emotion model's inputs/outputs do not match its metadata (the SDK's ModelLoadError). */
+class ModelLoadException(message: String) : LrdifException(message)

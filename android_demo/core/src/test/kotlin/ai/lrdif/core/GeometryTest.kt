@@ -95,3 +95,35 @@ class GeometryTest {
         assertArrayEquals(FloatArray(6), Affine(0.0, 0.0, 1.0, 0.0, 0.0, 1.0).inverse().toFloatArray(), 0f)
     }
 }
+
+/** Emotion-model IO names and shapes against the metadata (the SDK's LiteRT rules). */
+class ModelIoTest {
+    private val meta = ModelMetadata(batch = 1, target = "tflite")
+
+    @Test fun genericNamesArePositionalInNaturalOrder() {
+        val ins = listOf(TensorSpec("serving_default_args_1:0", intArrayOf(1, 468, 2)), TensorSpec("serving_default_args_0:0", intArrayOf(1, 3, 64, 64)))
+        val outs = listOf(TensorSpec("StatefulPartitionedCall:1", intArrayOf(1, 8)), TensorSpec("output_0", intArrayOf(1, 8)))
+        val outsGeneric = listOf(TensorSpec("output_1", intArrayOf(1, 8)), TensorSpec("output_0", intArrayOf(1, 8)))
+        val m = ModelIo.resolve(meta, ins, outsGeneric, "m.tflite")
+        assertEquals("serving_default_args_0:0", m["image"])
+        assertEquals("serving_default_args_1:0", m["landmarks"])
+        assertEquals("output_0", m["probabilities"])
+        assertEquals(listOf("args_2", "args_10"), ModelIo.naturalOrder(listOf("args_10", "args_2")))
+        expectThrows<ModelLoadException>("m.tflite: model outputs are") { ModelIo.resolve(meta, ins, outs, "m.tflite") }
+    }
+
+    @Test fun namedTensorsAndShapes() {
+        val ins = listOf(TensorSpec("serving_default_landmarks:0", intArrayOf(1, 468, 2)), TensorSpec("serving_default_image:0", intArrayOf(1, 3, 64, 64)))
+        val outs = listOf(TensorSpec("logits", intArrayOf(1, 8)), TensorSpec("probabilities", intArrayOf(1, 8)))
+        assertEquals("serving_default_image:0", ModelIo.resolve(meta, ins, outs, "m")["image"])
+        expectThrows<ModelLoadException>("input 'serving_default_image:0' has shape (1, 64, 64, 3) but the metadata implies (1, 3, 64, 64)") {
+            ModelIo.resolve(meta, listOf(ins[0], TensorSpec("serving_default_image:0", intArrayOf(1, 64, 64, 3))), outs, "m")
+        }
+        // metadata says dynamic batch: a fixed-batch artifact is refused, a dynamic one accepted
+        val dyn = meta.copy(batch = 0)
+        expectThrows<ModelLoadException>("batch=dynamic") { ModelIo.resolve(dyn, ins, outs, "m") }
+        val dynIns = ins.map { TensorSpec(it.name, it.shape.copyOf().also { s -> s[0] = -1 }) }
+        val dynOuts = outs.map { TensorSpec(it.name, it.shape.copyOf().also { s -> s[0] = -1 }) }
+        assertEquals(4, ModelIo.resolve(dyn, dynIns, dynOuts, "m").size)
+    }
+}

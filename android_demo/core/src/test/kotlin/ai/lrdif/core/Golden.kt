@@ -77,8 +77,12 @@ class GoldenFrame(val dir: File, private val m: Map<*, *>) {
     val labels: List<String> get() = (faces["labels"] as List<*>).map { it as String }
 
     fun frame(): RgbImage {
-        if (!frameFile.isFile) throw AssertionError("golden frame $frameFile is missing: run " +
-            ".venv/bin/python -m lrdif.sdk.golden --frames-only ${dir.path} (core-test.sh does)")
+        if (!frameFile.isFile) {
+            val msg = "golden frame $frameFile is missing: run .venv/bin/python -m lrdif.sdk.golden " +
+                "--frames-only ${dir.path} (core-test.sh does)"
+            if (TestPaths.requireFixtures) throw AssertionError(msg)
+            org.junit.Assume.assumeTrue(msg, false)
+        }
         val data = frameFile.readBytes()
         val sha = MessageDigest.getInstance("SHA-256").digest(data).joinToString("") { "%02x".format(it) }
         if (sha != frameSha256) throw AssertionError("$frameFile: sha256 $sha != index $frameSha256")
