@@ -1,0 +1,68 @@
+"""Artifacts for the LrdifCore metadata tests, made at test time (never committed):
+
+    python ios_demo/tools/make_fixtures.py OUT_DIR
+
+- blazeface_lrdif.tflite: a copy of the cached BlazeFace model (lrdif.sdk.assets.face_model_paths)
+  with lrdif metadata embedded by lrdif.sdk.artifact_metadata.embed_metadata (target tflite,
+  temperature 1.5), plus the SDK's own reading of it in blazeface_lrdif.expected.json;
+- blazeface_plain.tflite: the same model without metadata;
+- tiny_lrdif.mlpackage (+ .expected.json): a one-op ML program saved by coremltools with the
+  metadata embedded the same way (target coreml); skipped, with a note on stderr, when coremltools
+  is not installed.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from lrdif.sdk.artifact_metadata import embed_metadata, read_metadata
+from lrdif.sdk.assets import face_model_paths
+from lrdif.sdk.metadata import ModelMetadata
+
+
+def _expect(path: Path) -> None:
+    md = read_metadata(path)
+    path.with_name(path.name.split(".")[0] + ".expected.json").write_text(md.to_json())
+
+
+def tflite(out: Path) -> None:
+    src = face_model_paths(download=False)["detector"]
+    shutil.copyfile(src, out / "blazeface_plain.tflite")
+    dst = out / "blazeface_lrdif.tflite"
+    shutil.copyfile(src, dst)
+    embed_metadata(dst, ModelMetadata(target="tflite", temperature=1.5, model_name="tflite-fixture"))
+    _expect(dst)
+
+
+def mlpackage(out: Path) -> None:
+    try:
+        import coremltools as ct
+        from coremltools.converters.mil import Builder as mb
+    except ImportError as e:
+        print(f"make_fixtures: no coremltools ({e}); the .mlpackage test builds its spec in Swift", file=sys.stderr)
+        return
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 8))])
+    def prog(x):
+        return mb.relu(x=x)
+
+    model = ct.convert(prog, convert_to="mlprogram", skip_model_load=True)
+    dst = out / "tiny_lrdif.mlpackage"
+    model.save(str(dst))
+    embed_metadata(dst, ModelMetadata(target="coreml", quantisation="int8-weights", model_name="coreml-fixture"))
+    _expect(dst)
+
+
+def main() -> int:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    tflite(out)
+    mlpackage(out)
+    print(f"fixtures in {out}: {sorted(p.name for p in out.iterdir())}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
