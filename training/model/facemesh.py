@@ -110,9 +110,12 @@ class FaceMeshTrunk(nn.Module):
             self.head_block32 = Block(32, 32, 1)
             self.head_out = nn.Conv2d(32, NUM_LANDMARKS * 3, 3)
 
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem_act(self.stem(_same_pad_stride2(x)))
+
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every PReLU output of stem + trunk, in graph order (p_re_lu_1 .. p_re_lu_15)."""
-        x = self.stem_act(self.stem(_same_pad_stride2(x)))
+        x = self.forward_stem(x)
         out = [x]
         for blk in self.blocks:
             x = blk(x)
@@ -120,7 +123,7 @@ class FaceMeshTrunk(nn.Module):
         return out
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem_act(self.stem(_same_pad_stride2(x)))
+        x = self.forward_stem(x)
         for blk in self.blocks:
             x = blk(x)
         return x
