@@ -72,7 +72,8 @@ def annotate(bgr: np.ndarray, results: list[EmotionResult], labels: tuple[str, .
 # ---------------------------------------------------------------------------- output
 def format_table(results: list[EmotionResult], labels: tuple[str, ...], prefix: str = "",
                  header: bool = True) -> str:
-    """One row per face (face id, box, detector score, label, confidence, every probability)."""
+    """One row per face (face id, box, detector score, label, confidence, every probability; a
+    face whose crop is not "good" says so after its label)."""
     head = f"{' ' * len(prefix)}{'face':>4}  {'box x,y,w,h':<22} {'score':>5}  {'label':<10} {'conf':>5}  " + \
         " ".join(f"{lab[:8]:>8}" for lab in labels)
     if not results:
@@ -82,7 +83,8 @@ def format_table(results: list[EmotionResult], labels: tuple[str, ...], prefix: 
         box = ",".join(str(int(round(v))) for v in r.box)
         fid = r.face_id if r.face_id is not None else i
         lines.append(f"{prefix}{fid:>4}  {box:<22} {r.score:5.2f}  {r.label:<10} {r.confidence:5.2f}  "
-                     + " ".join(f"{r.probabilities[lab]:8.3f}" for lab in labels))
+                     + " ".join(f"{r.probabilities[lab]:8.3f}" for lab in labels)
+                     + ("" if r.quality == "good" else f"  ({r.quality})"))
     return "\n".join(lines)
 
 
@@ -141,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, help="runtime threads (default: runtime's choice)")
     ap.add_argument("--max-faces", type=int, default=4)
     ap.add_argument("--min-detection-confidence", type=float, default=0.5)
+    ap.add_argument("--face-detector", default="auto", choices=["auto", "short", "full"],
+                    help="BlazeFace short range (selfie distance), full range (up to ~5 m) or auto "
+                         "(short range, plus full range when it finds no face or only small ones)")
+    ap.add_argument("--keep-uncertain", action="store_true",
+                    help="also report faces whose landmarks never agreed with their box (quality 'uncertain')")
     ap.add_argument("--smoothing", type=float, default=0.6, help="video EMA factor in [0, 1) (0 = off)")
     ap.add_argument("--max-frames", type=int, default=None, help="video/camera: stop after N frames")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -204,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = EmotionRecognizerOptions(
         model_path=args.model, backend=args.backend, num_threads=args.threads, max_faces=args.max_faces,
         min_detection_confidence=args.min_detection_confidence, running_mode=mode, bgr=True,
+        face_detector=args.face_detector, keep_uncertain_faces=args.keep_uncertain,
         smoothing=args.smoothing if mode is RunningMode.VIDEO else 0.0)
     with EmotionRecognizer(opts) as rec:
         labels = rec.labels

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from lrdif.sdk.assets import AssetError, face_model_paths
+from lrdif.sdk.face import FaceFrontEnd, TightCropStrategy
 from lrdif.sdk.metadata import CropSpec
 from lrdif.training.landmarks import apply_affine_crops, compute_landmark_cache
 
@@ -99,3 +100,31 @@ def test_bad_images_raise(bad, exc, tmp_path):
 def test_apply_affine_crops_bad_affine(tiny_images):
     with pytest.raises(ValueError, match="affine"):
         apply_affine_crops(tiny_images[:2], np.zeros((3, 2, 3)), 64)
+
+
+def test_training_crops_equal_runtime_crops(tiny_images, tmp_path):
+    """Issue #15: the cache is the SDK's FaceFrontEnd with its tight-face-crop option, so the
+    training crop of an image is the runtime crop of that image (same affine, landmarks, pixels);
+    and the default runtime pipeline on the same face upscaled into a larger frame lands on the same
+    face framing."""
+    import cv2
+
+    idx = [0, 5, 9, 35]
+    images = np.ascontiguousarray(tiny_images[idx])
+    c = compute_landmark_cache(images, cache_dir=tmp_path, progress=False)
+    crops = c.crops(images)
+    fe = FaceFrontEnd(face_detector="short", tight_crop=TightCropStrategy())
+    runtime = FaceFrontEnd()                                # the default pipeline (auto detector)
+    for j, img in enumerate(images):
+        rgb = np.repeat(img[..., None], 3, 2)
+        (face,) = fe.process(rgb)
+        np.testing.assert_array_equal(face.affine, c.affine[j])
+        np.testing.assert_array_equal(face.crop_landmarks, c.landmarks[j])
+        assert np.abs(face.crop.astype(int) - crops[j].astype(int)).max() <= 1   # float32-stored affine
+        assert face.source == ("canvas" if c.found[j] else "fallback") and face.score == pytest.approx(c.score[j])
+        # the same face at 4x in a grey frame, through the ordinary (non-tight) path
+        frame = np.full((240, 320, 3), 128, np.uint8)
+        frame[24:216, 64:256] = cv2.resize(rgb, (192, 192), interpolation=cv2.INTER_CUBIC)
+        (big,) = runtime.process(frame)
+        err = np.abs(big.crop_landmarks - c.landmarks[j]).mean()
+        assert err < 0.02, f"image {idx[j]}: runtime crop landmarks {err:.4f} (crop fraction) from the cache's"

@@ -2,9 +2,11 @@
 
 For every image it stores the affine (source-image pixel indices -> crop pixel indices at
 `spec.size`, cv2.warpAffine-ready) and the 468 FaceMesh landmarks in crop-normalised [0, 1] x, y,
-exactly as `lrdif.sdk.face.FaceFrontEnd` produces them at run time (same `emotion_crop_affine`).
+exactly as `lrdif.sdk.face.FaceFrontEnd` produces them at run time: the cache calls
+`FaceFrontEnd(face_detector="short", tight_crop=TIGHT_CROP)` (the SDK's tight-face-crop option,
+`lrdif.sdk.face.TightCropStrategy`), so a training crop is the runtime crop of the same image.
 
-Small, tightly cropped faces (FER2013/FERPlus 48x48) are handled like this:
+Small, tightly cropped faces (FER2013/FERPlus 48x48) are handled like this (TightCropStrategy):
 1. detection: the image (grey -> RGB) is placed in the centre of a larger mid-grey (128) canvas so
    the face covers `fraction` of it, and BlazeFace runs on that canvas (it upsamples to 128x128
    itself). Fractions are tried in order `DETECT_FRACTIONS` until a face scores >= 0.5. Measured on
@@ -35,6 +37,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -46,21 +49,23 @@ import cv2
 import numpy as np
 
 from lrdif.sdk.assets import cache_dir as _lrdif_cache_dir
-from lrdif.sdk.assets import face_model_paths, face_model_sha256
-from lrdif.sdk.face.crop import check_crop_spec, crop_landmarks, emotion_crop_affine
-from lrdif.sdk.face.detector import BlazeFaceDetector
-from lrdif.sdk.face.landmarker import FaceMeshLandmarker, roi_from_detection
+from lrdif.sdk.assets import face_model_sha256
+from lrdif.sdk.face.crop import check_crop_spec
+from lrdif.sdk.face.frontend import FaceFrontEnd, TightCropStrategy
 from lrdif.sdk.metadata import CropSpec
 from lrdif.sdk.fileio import atomic_write
 
+log = logging.getLogger(__name__)
+
 ALGO_VERSION = "landmarks/2"
-_MODEL_KEYS = ("detector", "landmarker")   # the face models this cache depends on
-DETECT_FRACTIONS = (0.6, 0.8, 0.45, 1.0)
-CANVAS_GREY = 128
-MESH_UPSCALE_TO = 192
-MIN_DETECTION_SCORE = 0.5
+_MODEL_KEYS = ("detector", "landmarker")   # the face models this cache depends on (short range + FaceMesh)
+TIGHT_CROP = TightCropStrategy()           # the SDK's tight-face-crop strategy, defaults measured on FERPlus
+DETECT_FRACTIONS = TIGHT_CROP.fractions
+CANVAS_GREY = TIGHT_CROP.grey
+MESH_UPSCALE_TO = TIGHT_CROP.upscale_to
+MIN_DETECTION_SCORE = TIGHT_CROP.min_score
 # fallback: whole image = face box; canonical eye positions (fractions of width, height), level
-FALLBACK_EYES = ((0.3, 0.4), (0.7, 0.4))
+FALLBACK_EYES = TIGHT_CROP.fallback_eyes
 
 
 @dataclass
@@ -139,61 +144,17 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
 
 
 class _Runner:
+    """The SDK's FaceFrontEnd with the tight-face-crop option: one Face per image."""
+
     def __init__(self, spec: CropSpec, num_threads: int = 1):
-        paths = face_model_paths(download=False)
-        self.det = BlazeFaceDetector(paths["detector"], num_threads=num_threads, min_score=MIN_DETECTION_SCORE)
-        self.mesh = FaceMeshLandmarker(paths["landmarker"], num_threads=num_threads)
-        self.spec = spec
-
-    def detect(self, rgb: np.ndarray):
-        h, w = rgb.shape[:2]
-        for frac in DETECT_FRACTIONS:
-            if frac >= 1.0:
-                canvas, px, py = rgb, 0, 0
-            else:
-                side = int(round(max(h, w) / frac))
-                px, py = (side - w) // 2, (side - h) // 2
-                canvas = cv2.copyMakeBorder(rgb, py, side - h - py, px, side - w - px, cv2.BORDER_CONSTANT,
-                                            value=(CANVAS_GREY,) * 3)
-            d = self.det.detect(canvas, max_faces=1)
-            if d:
-                off = np.array([px, py], dtype=np.float32)
-                box = d[0].box.copy()
-                box[:2] -= off
-                return box, d[0].keypoints - off, d[0].score, frac
-        return None
-
-    def source_landmarks(self, rgb: np.ndarray):
-        """((468, 2) landmarks in source px, found, score, presence, detection fraction or None)."""
-        h, w = rgb.shape[:2]
-        r = self.detect(rgb)
-        if r is None:
-            box = np.array([0.0, 0.0, w, h], dtype=np.float32)
-            kps = np.array([[ex * w, ey * h] for ex, ey in FALLBACK_EYES], dtype=np.float32)
-            score, frac = 0.0, None
-        else:
-            box, kps, score, frac = r
-        # FaceMesh on a bicubic upscale (long side >= MESH_UPSCALE_TO): on 48 px faces this halves the
-        # landmark error vs running on the 48 px image (MediaPipe's warp has a half-source-pixel offset
-        # and the model sees less blur); see the module docstring.
-        k = max(1.0, MESH_UPSCALE_TO / max(h, w))
-        if k > 1.0:
-            uw, uh = int(round(w * k)), int(round(h * k))
-            src = cv2.resize(rgb, (uw, uh), interpolation=cv2.INTER_CUBIC)
-            kx, ky = uw / w, uh / h
-        else:
-            src, kx, ky = rgb, 1.0, 1.0
-        sc = np.array([kx, ky], dtype=np.float32)
-        ubox = np.asarray(box, dtype=np.float32) * np.concatenate([sc, sc])
-        roi = roi_from_detection(ubox, np.asarray(kps, dtype=np.float32) * sc, src.shape[:2])
-        lm, presence = self.mesh.landmarks(src, roi, check=False)
-        return lm[:, :2] / sc, r is not None, score, presence, frac
+        self.fe = FaceFrontEnd(crop_spec=spec, num_threads=num_threads, face_detector="short",
+                               min_detection_score=MIN_DETECTION_SCORE, tight_crop=TIGHT_CROP)
 
     def one(self, rgb: np.ndarray):
-        lm, found, score, presence, frac = self.source_landmarks(rgb)
-        affine = emotion_crop_affine(lm, self.spec)
-        clm = crop_landmarks(lm, affine, self.spec.size)
-        return affine, clm, found, score, presence, frac
+        """(affine, crop landmarks, found, score, presence, canvas fraction or None)."""
+        lm, score, presence, frac = self.fe.tight_landmarks(rgb)
+        face = self.fe.make_face(rgb, lm, presence, score=score)
+        return face.affine, face.crop_landmarks, frac is not None, score, presence, frac
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
@@ -213,7 +174,7 @@ def _load(path: Path, spec: CropSpec, key: str, n: int) -> LandmarkCache | None:
                               presence=z["presence"], spec=spec, method=z["method"], report=meta["report"],
                               key=key, path=path, from_cache=True)
     except (OSError, KeyError, ValueError) as e:
-        print(f"lrdif.training.landmarks: ignoring unreadable cache {path}: {e}", file=sys.stderr)
+        log.warning("ignoring unreadable landmark cache %s: %s", path, e)
         return None
     if len(c) != n:
         return None
@@ -248,7 +209,7 @@ def _reuse_rows(folder: Path, ckey: str, digests: np.ndarray, arrays: dict[str, 
                 for k in _ARRAYS:
                     arrays[k][dst] = z[k][src]
         except (OSError, KeyError, ValueError) as e:
-            print(f"lrdif.training.landmarks: ignoring unreadable cache {f}: {e}", file=sys.stderr)
+            log.warning("ignoring unreadable landmark cache %s: %s", f, e)
     return done
 
 
@@ -340,19 +301,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=None, help=f"default {cd() / 'landmarks'}")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     with np.load(args.npz, allow_pickle=False) as z:
         images = z["images"]
         split = z["split"] if "split" in z.files else None
         names = [str(s) for s in z["split_names"]] if "split_names" in z.files else None
     c = compute_landmark_cache(images, cache_dir=args.cache_dir, num_threads=args.threads)
-    print(f"cache: {c.path} ({'loaded' if c.from_cache else 'computed'})")
-    print(json.dumps(c.report, indent=1))
+    log.info("cache: %s (%s)", c.path, "loaded" if c.from_cache else "computed")
+    log.info("%s", json.dumps(c.report, indent=1))
     if split is not None:
         for s in np.unique(split):
             m = split == s
             name = names[int(s)] if names and int(s) < len(names) else str(s)
-            print(f"{name:12s} n={int(m.sum()):6d} found={int(c.found[m].sum()):6d} "
-                  f"({100 * c.found[m].mean():.2f}%) fallback={int((~c.found[m]).sum())}")
+            log.info("%-12s n=%6d found=%6d (%.2f%%) fallback=%d", name, int(m.sum()), int(c.found[m].sum()),
+                     100 * c.found[m].mean(), int((~c.found[m]).sum()))
     return 0
 
 
