@@ -24,11 +24,12 @@ struct AppendedZip {
     static func u16(_ b: [UInt8], _ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
     static func u32(_ b: [UInt8], _ i: Int) -> Int { u16(b, i) | u16(b, i + 2) << 16 }
 
-    /// True when the bytes contain a local file header signature (a zip was appended, maybe cut).
-    static func hasLocalHeader(_ b: [UInt8]) -> Bool {
-        guard b.count >= 4 else { return false }
-        for i in 0...(b.count - 4) where b[i] == 0x50 && b[i + 1] == 0x4B && b[i + 2] == 3 && b[i + 3] == 4 {
-            return true
+    /// True when the bytes hold a local file header for `name` (a zip was appended, maybe cut short).
+    static func hasLocalHeader(_ b: [UInt8], named name: String) -> Bool {
+        let n = Array(name.utf8)
+        guard b.count >= 30 + n.count else { return false }
+        for i in 0...(b.count - 30 - n.count) where b[i] == 0x50 && b[i + 1] == 0x4B && b[i + 2] == 3 && b[i + 3] == 4 {
+            if u16(b, i + 26) == n.count && Array(b[(i + 30)..<(i + 30 + n.count)]) == n { return true }
         }
         return false
     }
@@ -39,7 +40,8 @@ struct AppendedZip {
         if b.count >= 22 {
             let lowest = max(0, b.count - 22 - 65_535)
             for i in stride(from: b.count - 22, through: lowest, by: -1)
-            where b[i] == 0x50 && b[i + 1] == 0x4B && b[i + 2] == 5 && b[i + 3] == 6 {
+            where b[i] == 0x50 && b[i + 1] == 0x4B && b[i + 2] == 5 && b[i + 3] == 6
+                && i + 22 + Self.u16(b, i + 20) == b.count {   // the record's comment must end the data
                 eocd = i
                 break
             }

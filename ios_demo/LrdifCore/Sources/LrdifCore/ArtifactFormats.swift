@@ -30,7 +30,7 @@ extension ArtifactMetadata {
         do {
             member = try AppendedZip(bytes).read(tfliteMember)
         } catch AppendedZip.Failure.noArchive {
-            if AppendedZip.hasLocalHeader(bytes) {
+            if AppendedZip.hasLocalHeader(bytes, named: tfliteMember) {
                 throw LrdifError.badModelFile("\(source): truncated file: the appended metadata zip has no "
                                               + "end-of-central-directory record")
             }

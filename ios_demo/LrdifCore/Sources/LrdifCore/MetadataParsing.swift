@@ -105,3 +105,23 @@ extension ModelMetadata: Decodable {
         }
     }
 }
+
+extension ModelMetadata {
+    /// The record as the SDK writes it (`ModelMetadata.to_dict`).
+    public func toDictionary() -> [String: Any] {
+        ["labels": labels, "input_size": inputSize, "input_layout": inputLayout, "colour_order": colourOrder,
+         "mean": mean, "std": std,
+         "crop": ["rule": crop.rule, "size": crop.size, "scale": crop.scale, "shift_y": crop.shiftY] as [String: Any],
+         "landmark_scheme": landmarkScheme, "landmark_space": landmarkSpace, "num_landmarks": numLandmarks,
+         "diffusion_steps": diffusionSteps, "temperature": temperature, "quantisation": quantisation, "batch": batch,
+         "input_names": inputNames, "output_names": outputNames, "model_name": modelName,
+         "model_version": modelVersion, "preset": preset, "licence": licence, "training_data": trainingData,
+         "weights_sha256": weightsSha256, "target": target, "schema": schema]
+    }
+
+    /// JSON text with sorted keys (`ModelMetadata.to_json`).
+    public func jsonText() throws -> String {
+        let d = try JSONSerialization.data(withJSONObject: toDictionary(), options: [.sortedKeys])
+        return String(decoding: d, as: UTF8.self)
+    }
+}

@@ -129,3 +129,32 @@ final class GoldenReplayTests: XCTestCase {
         return zip(a, b).map { Double(abs($0 - $1)) }.max() ?? 0
     }
 }
+
+/// The emotion-model input and probabilities from the SDK's own recorded crops and logits
+/// (independent of the crop warp's last-bit differences).
+final class GoldenModelIOTests: XCTestCase {
+    func testModelInputsAndSoftmaxFromRecordedTensors() throws {
+        guard let g = try Golden.load() else { throw XCTSkip("no golden vectors at \(TestPaths.golden.path)") }
+        var n = 0
+        for c in g.cases {
+            for f in c.frames {
+                for call in f.calls where call.model == "emotion" {
+                    let crops = call.tensors["crops"]!, s = crops.shape[1], size = s * s * 3
+                    let imgs = try (0..<crops.shape[0]).map {
+                        try RGBImage(width: s, height: s, pixels: Array(crops.bytes[($0 * size)..<(($0 + 1) * size)]))
+                    }
+                    let x = try EmotionIO.preprocess(imgs, metadata: g.metadata)
+                    let want = call.tensors["image"]!.floats
+                    XCTAssertEqual(x.count, want.count)
+                    XCTAssertLessThanOrEqual(zip(x, want).map { abs($0 - $1) }.max() ?? 0, 1e-6, "\(f.name) model input")
+                    let p = EmotionIO.softmax(call.tensors["logits"]!.floats, classes: g.metadata.numClasses,
+                                              temperature: g.metadata.temperature)
+                    let pw = call.tensors["probabilities"]!.floats
+                    XCTAssertLessThanOrEqual(zip(p, pw).map { abs($0 - $1) }.max() ?? 1, 1e-6, "\(f.name) softmax")
+                    n += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(n, 0)
+    }
+}
