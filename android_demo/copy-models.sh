@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Put the three models the app needs into app/src/main/assets (they are git-ignored, never committed):
-#   - the MediaPipe face models (Apache-2.0) from the lrdif-setup cache, sha256-checked by the SDK;
+#   - the MediaPipe face models (Apache-2.0) from the lrdif-setup cache, sha256-checked by the SDK
+#     (short-range detector, landmarker, and the optional full-range detector);
 #   - the lrdif emotion model(s) exported by `lrdif-export --target tflite` (metadata embedded).
 # Usage (from the repo root, after `make face-models`):
 #   lrdif-export --target tflite --out lrdif_export            # -> lrdif_export/lrdif-mobile-fp32.tflite
@@ -18,7 +19,12 @@ mkdir -p "$ASSETS"
 import shutil, sys
 from pathlib import Path
 from lrdif.sdk.assets import face_model_paths
-for key, path in face_model_paths(download=False).items():
+try:    # the full-range detector is optional in the app (without it: short range only)
+    paths = face_model_paths(download=False, keys=("detector", "detector_full", "landmarker"))
+except Exception as e:
+    print(f"full-range detector not copied ({e}); run lrdif-setup to get it", file=sys.stderr)
+    paths = face_model_paths(download=False)
+for key, path in paths.items():
     shutil.copyfile(path, Path(sys.argv[1]) / Path(path).name)
     print(f"{key:10s} {path} -> assets/{Path(path).name}")
 PYEOF

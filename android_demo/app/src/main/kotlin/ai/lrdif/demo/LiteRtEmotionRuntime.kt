@@ -23,8 +23,8 @@ class LiteRtEmotionRuntime(context: Context, val assetName: String, settings: De
     private val bytes = ModelAssets.bytes(context, assetName)
     override val metadata: ModelMetadata = ArtifactMetadata.read(bytes, "tflite", assetName)
     private val model = LiteRtModel(ModelAssets.direct(bytes), settings, assetName)
-    private val it = model.interpreter
-    private val signature: String? = it.signatureKeys.let { keys ->
+    private val interp = model.interpreter
+    private val signature: String? = interp.signatureKeys.let { keys ->
         if ("serving_default" in keys) "serving_default" else keys.firstOrNull()
     }
     private val names: Map<String, String>
@@ -41,12 +41,12 @@ class LiteRtEmotionRuntime(context: Context, val assetName: String, settings: De
     private fun spec(name: String, t: Tensor) = TensorSpec(name, t.shapeSignature())
 
     private fun inputs(): List<Pair<String, Tensor>> = signature?.let { s ->
-        it.getSignatureInputs(s).map { n -> n to it.getInputTensorFromSignature(n, s) }
-    } ?: (0 until it.inputTensorCount).map { i -> it.getInputTensor(i).let { t -> t.name() to t } }
+        interp.getSignatureInputs(s).map { n -> n to interp.getInputTensorFromSignature(n, s) }
+    } ?: (0 until interp.inputTensorCount).map { i -> interp.getInputTensor(i).let { t -> t.name() to t } }
 
     private fun outputs(): List<Pair<String, Tensor>> = signature?.let { s ->
-        it.getSignatureOutputs(s).map { n -> n to it.getOutputTensorFromSignature(n, s) }
-    } ?: (0 until it.outputTensorCount).map { i -> it.getOutputTensor(i).let { t -> t.name() to t } }
+        interp.getSignatureOutputs(s).map { n -> n to interp.getOutputTensorFromSignature(n, s) }
+    } ?: (0 until interp.outputTensorCount).map { i -> interp.getOutputTensor(i).let { t -> t.name() to t } }
 
     private fun floats(v: FloatArray): FloatBuffer =
         ByteBuffer.allocateDirect(v.size * 4).order(ByteOrder.nativeOrder()).asFloatBuffer().apply { put(v); rewind() }
@@ -60,11 +60,11 @@ class LiteRtEmotionRuntime(context: Context, val assetName: String, settings: De
         val ins = mapOf<String, Any>(names.getValue(image) to floats(batch.image), names.getValue(landmarks) to floats(batch.landmarks))
         val outs = mapOf<String, Any>(names.getValue(probs) to outP, names.getValue(logits) to outL)
         if (signature != null) {
-            it.runSignature(ins, outs, signature)
+            interp.runSignature(ins, outs, signature)
         } else {
-            val order = (0 until it.inputTensorCount).map { i -> ins.getValue(it.getInputTensor(i).name()) }
-            val outIdx = (0 until it.outputTensorCount).associateBy { i -> it.getOutputTensor(i).name() }
-            it.runForMultipleInputsOutputs(order.toTypedArray(), outs.mapKeys { (n, _) -> outIdx.getValue(n) })
+            val order = (0 until interp.inputTensorCount).map { i -> ins.getValue(interp.getInputTensor(i).name()) }
+            val outIdx = (0 until interp.outputTensorCount).associateBy { i -> interp.getOutputTensor(i).name() }
+            interp.runForMultipleInputsOutputs(order.toTypedArray(), outs.mapKeys { (n, _) -> outIdx.getValue(n) })
         }
         outL.rewind()
         return FloatArray(batch.size * k).also { outL.get(it) }

@@ -1,6 +1,7 @@
 package ai.lrdif.demo
 
 import ai.lrdif.core.BlazeFace
+import ai.lrdif.core.DetectorOptions
 import ai.lrdif.core.DetectorOutput
 import ai.lrdif.core.FaceMesh
 import ai.lrdif.core.FaceRuntime
@@ -14,18 +15,25 @@ import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.nio.FloatBuffer
 
-/** BlazeFace + FaceMesh on LiteRT: only the tensor I/O; everything else is in :core. */
-class LiteRtFaceRuntime(context: Context, settings: DemoSettings) : FaceRuntime, Closeable {
-    private val detector = LiteRtModel(ModelAssets.direct(ModelAssets.faceModel(context, ModelAssets.DETECTOR)), settings, "detector")
-    private val landmarker = LiteRtModel(ModelAssets.direct(ModelAssets.faceModel(context, ModelAssets.LANDMARKER)), settings, "landmarker")
+/**
+ * BlazeFace (short range, and full range when its model is in assets) + FaceMesh on LiteRT: only the
+ * tensor I/O; everything else is in :core.
+ */
+class LiteRtFaceRuntime(private val context: Context, private val settings: DemoSettings) : FaceRuntime, Closeable {
+    private fun load(name: String) = LiteRtModel(ModelAssets.direct(ModelAssets.faceModel(context, name)), settings, name)
 
-    // output indices found by shape, as the SDK does: regressors (1, 896, 16), classificators (1, 896, 1)
-    private val regIndex = outputIndex(detector, BlazeFace.NUM_ANCHORS * BlazeFace.NUM_COORDS)
-    private val clsIndex = outputIndex(detector, BlazeFace.NUM_ANCHORS)
+    private val detectors: Map<DetectorOptions, LiteRtModel> = buildMap {
+        put(DetectorOptions.SHORT_RANGE, load(ModelAssets.DETECTOR))
+        if (ModelAssets.has(context, ModelAssets.DETECTOR_FULL)) put(DetectorOptions.FULL_RANGE, load(ModelAssets.DETECTOR_FULL))
+    }
+    private val landmarker = load(ModelAssets.LANDMARKER)
+
+    /** True when the full-range model is present (the pipeline then runs in AUTO mode, else SHORT). */
+    val hasFullRange: Boolean get() = DetectorOptions.FULL_RANGE in detectors
+
+    // output indices found by shape, as the SDK does: regressors (1, N, 16), classificators (1, N, 1)
     private val lmIndex = outputIndex(landmarker, FaceMesh.NUM_LANDMARKS * 3)
     private val flagIndex = outputIndex(landmarker, 1)
-
-    val delegates: String get() = "${detector.delegateUsed}/${landmarker.delegateUsed}"
 
     private fun outputIndex(m: LiteRtModel, elements: Int): Int =
         (0 until m.interpreter.outputTensorCount).firstOrNull { m.interpreter.getOutputTensor(it).numElements() == elements }
@@ -40,10 +48,12 @@ class LiteRtFaceRuntime(context: Context, settings: DemoSettings) : FaceRuntime,
         outputs.values.forEach { it.rewind() }
     }
 
-    override fun detect(input: RgbImage): DetectorOutput {
-        val reg = floats(BlazeFace.NUM_ANCHORS * BlazeFace.NUM_COORDS)
-        val cls = floats(BlazeFace.NUM_ANCHORS)
-        run(detector, ModelInputs.detector(input), mapOf(regIndex to reg, clsIndex to cls))
+    override fun detect(input: RgbImage, detector: DetectorOptions): DetectorOutput {
+        val m = detectors[detector] ?: throw ModelAssetException("${ModelAssets.DETECTOR_FULL} is not in the app's assets")
+        val n = detector.numAnchors
+        val reg = floats(n * BlazeFace.NUM_COORDS)
+        val cls = floats(n)
+        run(m, ModelInputs.detector(input), mapOf(outputIndex(m, n * BlazeFace.NUM_COORDS) to reg, outputIndex(m, n) to cls))
         return DetectorOutput(FloatArray(reg.capacity()).also { reg.get(it) }, FloatArray(cls.capacity()).also { cls.get(it) })
     }
 
@@ -55,7 +65,7 @@ class LiteRtFaceRuntime(context: Context, settings: DemoSettings) : FaceRuntime,
     }
 
     override fun close() {
-        detector.close()
+        detectors.values.forEach { it.close() }
         landmarker.close()
     }
 }

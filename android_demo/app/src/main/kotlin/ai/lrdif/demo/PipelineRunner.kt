@@ -2,6 +2,7 @@ package ai.lrdif.demo
 
 import ai.lrdif.core.EmotionPipeline
 import ai.lrdif.core.EmotionResult
+import ai.lrdif.core.FaceDetectorMode
 import ai.lrdif.core.PipelineOptions
 import ai.lrdif.core.RgbImage
 import android.content.Context
@@ -35,7 +36,8 @@ class PipelineRunner(private val context: Context) {
                 ?: throw ModelAssetException("no lrdif-*.tflite in the app's assets: run android_demo/copy-models.sh and rebuild")
             val f = LiteRtFaceRuntime(context, s).also { faces = it }
             val e = LiteRtEmotionRuntime(context, modelName, s).also { emotion = it }
-            pipeline = EmotionPipeline(f, e, PipelineOptions(maxFaces = s.maxFaces, smoothing = s.smoothing))
+            val mode = if (f.hasFullRange) FaceDetectorMode.AUTO else FaceDetectorMode.SHORT
+            pipeline = EmotionPipeline(f, e, PipelineOptions(maxFaces = s.maxFaces, smoothing = s.smoothing, faceDetector = mode))
             loadError = null
         } catch (e: RuntimeException) {
             Log.e(LiteRtModel.TAG, "cannot load the models", e)

@@ -9,7 +9,14 @@ data class PipelineOptions(
     val smoothing: Double = 0.6,
     /** VIDEO: run the detector every this many frames (also when a track is lost or none is tracked). */
     val redetectInterval: Int = 10,
+    /** AUTO: short range, plus full range when short range finds no face or only small ones. */
+    val faceDetector: FaceDetectorMode = FaceDetectorMode.AUTO,
+    /** Also return faces whose landmarks never agreed with their box (quality "uncertain"). */
+    val keepUncertainFaces: Boolean = false,
 ) {
+    /** The SDK's `_keep`: drop uncertain faces unless asked to keep them. */
+    fun keep(faces: List<Face>): List<Face> = if (keepUncertainFaces) faces else faces.filter { it.quality != "uncertain" }
+
     init {
         require(maxFaces >= 1) { "max_faces must be a positive int, got $maxFaces" }
         require(minDetectionConfidence in 0.0..1.0) { "min_detection_confidence must be in [0, 1], got $minDetectionConfidence" }
@@ -39,7 +46,7 @@ class EmotionPipeline(
     val metadata: ModelMetadata = emotion.metadata.validate()
     val timings = Timings()
     val frontEnd = FaceFrontEnd(faceRuntime, metadata.crop, options.minDetectionConfidence,
-        options.minPresenceConfidence, timings)
+        options.minPresenceConfidence, timings, options.faceDetector)
     private val tracker = FaceTracker(frontEnd, options)
     private var lastTimestamp: Long? = null
 
@@ -48,7 +55,7 @@ class EmotionPipeline(
     /** IMAGE mode: every face of a still frame, best detection first. */
     fun predict(frame: RgbImage): List<EmotionResult> {
         timings.reset()
-        val faces = frontEnd.process(frame, options.maxFaces)
+        val faces = options.keep(frontEnd.process(frame, options.maxFaces))
         val probs = classify(faces)
         val k = metadata.numClasses
         return faces.mapIndexed { i, f -> EmotionResult(f, labels, probs.copyOfRange(i * k, (i + 1) * k), null) }

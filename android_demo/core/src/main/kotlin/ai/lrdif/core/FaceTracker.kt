@@ -5,7 +5,7 @@ class Track(val faceId: Int, var face: Face, var probs: FloatArray? = null)
 
 /**
  * VIDEO-mode tracking, exactly `EmotionRecognizer._video_step`: follow each track from its previous
- * landmarks; drop a track that converged onto an older one (IoU > 0.5); re-detect when a track is
+ * landmarks (a track whose face turns "uncertain" counts as lost); drop a track that converged onto an older one (IoU > 0.5); re-detect when a track is
  * lost, none is tracked, or every redetectInterval frames; a detection whose centre lies in a kept
  * track's box is skipped, one in a just-lost track's box takes over that id, others get new ids.
  * Box arithmetic in float32 like the SDK's numpy.
@@ -24,14 +24,14 @@ class FaceTracker(private val frontEnd: FaceFrontEnd, private val options: Pipel
         val lost = ArrayList<Track>()
         for (t in tracks) {
             val face = frontEnd.track(frame, t.face)
-            if (face == null) { lost.add(t); continue }
+            if (face == null || options.keep(listOf(face)).isEmpty()) { lost.add(t); continue }   // lost, or uncertain
             if (kept.any { iou(face.box, it.face.box) > 0.5f }) continue
             t.face = face
             kept.add(t)
         }
         val periodic = frameIndex % options.redetectInterval == 0
         if (kept.size < options.maxFaces && (lost.isNotEmpty() || kept.isEmpty() || periodic)) {
-            for (face in frontEnd.process(frame, options.maxFaces)) {
+            for (face in options.keep(frontEnd.process(frame, options.maxFaces))) {
                 if (kept.size >= options.maxFaces) break
                 val cx = face.box[0] + face.box[2] / 2
                 val cy = face.box[1] + face.box[3] / 2

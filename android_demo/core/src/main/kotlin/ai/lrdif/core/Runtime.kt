@@ -6,8 +6,11 @@ package ai.lrdif.core
  * tensors. Implementations need not be thread-safe: [EmotionPipeline] calls them from one thread.
  */
 interface FaceRuntime {
-    /** [input]: the 128x128 letterboxed frame. Returns regressors (896 x 16) and logits (896). */
-    fun detect(input: RgbImage): DetectorOutput
+    /**
+     * [input]: the letterboxed frame for [detector] (128x128 short range, 192x192 full range).
+     * Returns regressors (N x 16) and logits (N), N = detector.numAnchors.
+     */
+    fun detect(input: RgbImage, detector: DetectorOptions): DetectorOutput
 
     /** [input]: the 192x192 crop of [roi]. Returns 468 x 3 landmarks in crop px and the presence logit. */
     fun landmarks(input: RgbImage, roi: Roi): LandmarkerOutput

@@ -39,6 +39,9 @@ class BadInputTest {
         expectThrows<RuntimeOutputException>("detector outputs must be (896, 16) and (896,)") {
             BlazeFace.decode(DetectorOutput(FloatArray(896 * 16), FloatArray(10)), 640, 480, 0.5)
         }
+        expectThrows<RuntimeOutputException>("detector outputs must be (2304, 16) and (2304,)") {
+            BlazeFace.decode(DetectorOutput(FloatArray(896 * 16), FloatArray(896)), 640, 480, 0.5, DetectorOptions.FULL_RANGE)
+        }
         expectThrows<RuntimeOutputException>("landmarker output must hold 468 x 3 values, got 1434") {
             FaceMesh.project(LandmarkerOutput(FloatArray(1434), 0f), Roi(1.0, 1.0, 1.0, 0.0))
         }

@@ -68,9 +68,11 @@ class ReplayRuntime(private val metadata0: ModelMetadata) : FaceRuntime, Emotion
         return c
     }
 
-    override fun detect(input: RgbImage): DetectorOutput {
-        val c = take("detector")
-        Compare.pixels("$frameName detector input", c.tensors.getValue("input").bytes(), input.data, stat = "detector input (128x128 letterbox)")
+    override fun detect(input: RgbImage, detector: DetectorOptions): DetectorOutput {
+        // the golden format records short-range calls as "detector" (full range would be "detector_full")
+        val c = take(if (detector == DetectorOptions.SHORT_RANGE) "detector" else "detector_${detector.name}")
+        Compare.pixels("$frameName detector input", c.tensors.getValue("input").bytes(), input.data,
+            stat = "detector input (${detector.inputSize}x${detector.inputSize} letterbox)")
         return DetectorOutput(c.tensors.getValue("regressors").floats(), c.tensors.getValue("logits").floats())
     }
 

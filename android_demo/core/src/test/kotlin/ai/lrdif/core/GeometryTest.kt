@@ -15,6 +15,9 @@ class GeometryTest {
         assertArrayEquals(floatArrayOf(15.5f / 16, 15.5f / 16), a.copyOfRange(511 * 2, 512 * 2), 0f)
         assertArrayEquals(floatArrayOf(0.5f / 8, 0.5f / 8), a.copyOfRange(512 * 2, 513 * 2), 0f)  // 6 per cell at stride 16
         assertArrayEquals(floatArrayOf(7.5f / 8, 7.5f / 8), a.copyOfRange(895 * 2, 896 * 2), 0f)
+        val full = DetectorOptions.FULL_RANGE.anchors      // stride 4 at 192 px, one anchor per cell
+        assertEquals(2304, full.size / 2)
+        assertArrayEquals(floatArrayOf(0.5f / 48, 0.5f / 48, 1.5f / 48, 0.5f / 48), full.copyOfRange(0, 4), 0f)
     }
 
     @Test fun letterbox() {
@@ -42,6 +45,20 @@ class GeometryTest {
         val ref = ModelInputs.softmax(FloatArray(4) { logits[it] / 2f }, 4)
         assertArrayEquals(ref, p2, 1e-7f)
         assertEquals(1.0f, p2.sum(), 1e-6f)
+    }
+
+    @Test fun emotionInputLayoutAndColourOrder() {
+        val crop = RgbImage(8, 8, ByteArray(8 * 8 * 3) { i -> if (i % 3 == 0) 255.toByte() else if (i % 3 == 1) 0 else 51 })
+        val md = ModelMetadata(inputSize = 8, crop = CropSpec(size = 8), mean = listOf(0.5, 0.5, 0.5), std = listOf(0.5, 0.5, 0.25))
+        val nchw = ModelInputs.emotion(listOf(crop), md)
+        assertEquals(1.0f, nchw[0], 1e-6f)                   // R plane first: (1 - 0.5) / 0.5
+        assertEquals(-1.0f, nchw[64], 1e-6f)                 // G plane
+        assertEquals((0.2f - 0.5f) / 0.25f, nchw[128], 1e-6f) // B plane, its own std
+        val nhwc = ModelInputs.emotion(listOf(crop), md.copy(inputLayout = "NHWC"))
+        assertArrayEquals(floatArrayOf(nchw[0], nchw[64], nchw[128]), nhwc.copyOfRange(0, 3), 0f)
+        val bgr = ModelInputs.emotion(listOf(crop), md.copy(inputLayout = "NHWC", colourOrder = "BGR"))
+        assertEquals((0.2f - 0.5f) / 0.5f, bgr[0], 1e-6f)    // blue pixel, normalised with channel 0's mean/std
+        assertEquals(2 * 3 * 64, ModelInputs.emotion(listOf(crop, crop), md).size)
     }
 
     @Test fun roiAffineAndProjectionAreInverse() {
@@ -110,6 +127,16 @@ class ModelIoTest {
         assertEquals("output_0", m["probabilities"])
         assertEquals(listOf("args_2", "args_10"), ModelIo.naturalOrder(listOf("args_10", "args_2")))
         expectThrows<ModelLoadException>("m.tflite: model outputs are") { ModelIo.resolve(meta, ins, outs, "m.tflite") }
+    }
+
+    /** The serving_default signature of lrdif-mobile-fp32.tflite as lrdif-export (litert-torch 0.10) wrote it, 2026-11-30. */
+    @Test fun signatureOfTheExportedTflite() {
+        val ins = listOf(TensorSpec("image", intArrayOf(1, 3, 64, 64)), TensorSpec("landmarks", intArrayOf(1, 468, 2)))
+        val outs = listOf(TensorSpec("logits", intArrayOf(1, 8)), TensorSpec("probabilities", intArrayOf(1, 8)))
+        assertEquals(mapOf("image" to "image", "landmarks" to "landmarks", "probabilities" to "probabilities", "logits" to "logits"),
+            ModelIo.resolve(meta, ins, outs, "lrdif-mobile-fp32.tflite"))
+        assertEquals("logits", ModelIo.shortName("serving_default_logits_output"))
+        assertEquals("image", ModelIo.shortName("serving_default_image:0"))
     }
 
     @Test fun namedTensorsAndShapes() {

@@ -9,7 +9,7 @@ import kotlin.system.exitProcess
 /** The test classes run by core-test.sh (Gradle finds them itself). */
 val ALL_TESTS = arrayOf<Class<*>>(
     GoldenReplayTest::class.java, MetadataTest::class.java, ArtifactMetadataTest::class.java,
-    GeometryTest::class.java, BadInputTest::class.java, ModelIoTest::class.java,
+    GeometryTest::class.java, BadInputTest::class.java, ModelIoTest::class.java, BoxSanityTest::class.java,
 )
 
 /** JUnitCore with a plain summary line "N passed, N failed" (what CI reads); exit 1 on any failure. */
