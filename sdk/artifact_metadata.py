@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -143,10 +144,15 @@ def _mlpackage_spec(path: Path) -> Path:
     return spec
 
 
+# what zipfile raises on corrupt archives besides BadZipFile (found by tests/test_reliability_props.py)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError,
+               OverflowError)
+
+
 def _tflite_zip(data: bytes) -> zipfile.ZipFile | None:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except _ZIP_ERRORS:
         return None
 
 
@@ -245,7 +251,7 @@ def read_metadata(path_or_bytes: PathOrBytes, format: str | None = None) -> Mode
         try:
             doc = json.loads(z.read(TFLITE_METADATA_MEMBER))
             text = json.dumps(doc[METADATA_KEY])
-        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        except (KeyError, TypeError, *_ZIP_ERRORS) as e:
             raise MetadataError(f"{where}: malformed {TFLITE_METADATA_MEMBER} ({type(e).__name__}: {e})") from None
         return _parse(text, where, fmt)
 

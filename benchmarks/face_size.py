@@ -1,0 +1,298 @@
+"""Recall and accuracy against face size and frame aspect ratio, per face detector (issue #16).
+
+    python -m benchmarks.face_size                       # subsampled: 40 FERPlus faces + the sample photo
+    python -m benchmarks.face_size --faces 400           # the full run (~10x longer)
+
+Real faces in real-looking frames: the sample photo's head (skimage astronaut, a head-and-shoulders
+square of 2.2x its face box) and FERPlus PrivateTest faces (48x48 grey, the face ~0.9 of the image),
+each scaled so the face is `size` x the frame's long side, pasted with a feathered edge at a seeded
+random position onto a photo background (scikit-image's coffee, rocket, clock, brick, scaled to
+cover the frame). Frames: long side `--long-side` (960) at 4:3, 16:9 and 9:16; a size whose patch
+does not fit the frame's short side is skipped (16:9 and 9:16 stop below 60%).
+
+A face counts as found when a returned face's box centre lies inside the pasted face square.
+Accuracy: FERPlus majority label (votes argmax, 8 classes) over all faces (a missed face is wrong)
+and over found faces; the reference "crop" accuracy runs the same model on the training cache's
+crops of the same faces (lrdif.training.landmarks, what lrdif-eval sees). For the astronaut: the
+label and confidence at each size (issue bar: same label, confidence within 0.05, from 8% to 60%).
+
+Writes benchmarks/results/face_size.json and face_size.png (atomic writes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from lrdif.sdk import EmotionRecognizer, EmotionRecognizerOptions
+from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
+from lrdif.sdk.labels import LABELS_8
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ferplus" / "ferplus_48x48_uint8.npz"
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = (0.03, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.45, 0.6)
+ASPECTS = {"4:3": (4, 3), "16:9": (16, 9), "9:16": (9, 16)}
+DETECTORS = ("short", "full", "auto")
+BACKGROUNDS = ("coffee", "rocket", "clock", "brick")   # photos without faces (chelsea: a cat, camera: a man)
+FER_FACE_FRACTION = 0.9          # FERPlus: median landmark box 43.3 of 48 px
+FER_SURROUND = 1.5               # FERPlus crops are tight (no hair, no outline): a plain mid-grey
+                                 # surround (a wall behind the head) of 1.5x the image, feathered into
+                                 # the photo; without it short and full range find few of them at any size
+ASTRONAUT_BOX = (178, 83, 95)    # short-range detection box on the 512 px photo (x, y, side)
+ASTRONAUT_CONTEXT = 2.2          # patch side / face side (centre-cropped when the frame is smaller)
+
+
+@dataclass(frozen=True)
+class FacePatch:
+    name: str
+    rgb: np.ndarray              # square patch, HxWx3 uint8
+    face_fraction: float         # face side / patch side
+    label: int                   # index into LABELS_8
+
+
+def astronaut_patch() -> FacePatch:
+    from lrdif.sdk.assets import sample_image
+
+    img = sample_image()
+    x, y, s = ASTRONAUT_BOX
+    side = int(round(s * ASTRONAUT_CONTEXT))
+    cx, cy = x + s / 2, y + s / 2
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    pad = cv2.copyMakeBorder(img, side, side, side, side, cv2.BORDER_REFLECT)
+    patch = pad[y0 + side:y0 + 2 * side, x0 + side:x0 + 2 * side]
+    return FacePatch("astronaut", np.ascontiguousarray(patch), 1.0 / ASTRONAUT_CONTEXT, LABELS_8.index("happiness"))
+
+
+def ferplus_patches(path: Path, n: int, seed: int) -> tuple[list[FacePatch], np.ndarray]:
+    """n PrivateTest faces (seeded sample) as patches, and their 48x48 images."""
+    with np.load(path) as z:
+        test = np.nonzero(z["split"] == 2)[0]
+        pick = np.sort(np.random.default_rng(seed).choice(test, size=min(n, test.size), replace=False))
+        images, votes = z["images"][pick], z["votes"][pick][:, :8]
+    labels = votes.argmax(1)
+    m = int(round(48 * (FER_SURROUND - 1) / 2))
+    patches = [FacePatch(f"ferplus_{int(i)}", np.repeat(cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT,
+                                                                           value=128)[..., None], 3, 2),
+                         FER_FACE_FRACTION * 48 / (48 + 2 * m), int(lab))
+               for i, img, lab in zip(pick, images, labels)]
+    return patches, images
+
+
+def backgrounds() -> list[np.ndarray]:
+    from skimage import data
+
+    out = []
+    for name in BACKGROUNDS:
+        im = getattr(data, name)()
+        out.append(np.repeat(im[..., None], 3, 2) if im.ndim == 2 else im[..., :3])
+    return out
+
+
+def frame_shape(aspect: str, long_side: int) -> tuple[int, int]:
+    a, b = ASPECTS[aspect]
+    return (long_side * b // a, long_side) if a >= b else (long_side, long_side * a // b)
+
+
+def cover(bg: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Scale a background photo to cover h x w and centre-crop it."""
+    k = max(h / bg.shape[0], w / bg.shape[1])
+    r = cv2.resize(bg, (max(w, int(np.ceil(bg.shape[1] * k))), max(h, int(np.ceil(bg.shape[0] * k)))),
+                   interpolation=cv2.INTER_LINEAR)
+    y0, x0 = (r.shape[0] - h) // 2, (r.shape[1] - w) // 2
+    return r[y0:y0 + h, x0:x0 + w]
+
+
+def paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
+    """Paste a square patch with a feathered border (no hard square edge for the detector to see)."""
+    s = patch.shape[0]
+    ramp = np.clip(np.minimum(np.arange(s), np.arange(s)[::-1]) / max(2.0, 0.05 * s), 0, 1)
+    alpha = np.minimum(ramp[:, None], ramp[None, :])[..., None]
+    roi = frame[y:y + s, x:x + s].astype(np.float32)
+    frame[y:y + s, x:x + s] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+
+
+def make_frame(face: FacePatch, size: float, aspect: str, long_side: int, bg: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float]] | None:
+    """(frame, face square x, y, side) or None when the patch does not fit the frame."""
+    h, w = frame_shape(aspect, long_side)
+    face_px = size * long_side
+    full = int(round(face_px / face.face_fraction))
+    side = min(full, min(h, w))
+    if side < 1.2 * face_px or side < 4:
+        return None
+    patch = cv2.resize(face.rgb, (full, full), interpolation=cv2.INTER_CUBIC if full > face.rgb.shape[0]
+                       else cv2.INTER_AREA)
+    c = (full - side) // 2
+    patch = patch[c:c + side, c:c + side]
+    frame = np.ascontiguousarray(cover(bg, h, w))
+    x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+    paste(frame, patch, x, y)
+    off = (side - face_px) / 2
+    return frame, (x + off, y + off, face_px)
+
+
+def find(results, square) -> object | None:
+    x, y, s = square
+    for r in results:
+        bx, by, bw, bh = r.box
+        cx, cy = bx + bw / 2, by + bh / 2
+        if x - 0.25 * s <= cx <= x + 1.25 * s and y - 0.25 * s <= cy <= y + 1.25 * s:
+            return r
+    return None
+
+
+def run_cell(rec, faces, size, aspect, long_side, bgs, seed) -> dict | None:
+    """One (detector, size, aspect) cell: per-face found / label / confidence / quality / time."""
+    rng = np.random.default_rng([seed, int(size * 1000), sum(ASPECTS[aspect])])
+    rows, times = [], []
+    for i, face in enumerate(faces):
+        made = make_frame(face, size, aspect, long_side, bgs[i % len(bgs)], rng)
+        if made is None:
+            return None
+        frame, square = made
+        t0 = time.perf_counter()
+        res = rec.predict(frame)
+        times.append(time.perf_counter() - t0)
+        r = find(res, square)
+        rows.append({"face": face.name, "found": r is not None, "false_faces": len(res) - (r is not None),
+                     "label": None if r is None else LABELS_8.index(r.label), "truth": face.label,
+                     "confidence": None if r is None else round(r.confidence, 4),
+                     "box_px": None if r is None else round(float(r.box[2]), 1),
+                     "quality": None if r is None else r.quality})
+    return {"rows": rows, "ms_per_frame": 1000 * float(np.mean(times))}
+
+
+def summarise(cell: dict) -> dict:
+    rows = cell["rows"]
+    fer = [r for r in rows if r["face"].startswith("ferplus")]
+    found = [r for r in fer if r["found"]]
+    astro = next((r for r in rows if r["face"] == "astronaut"), None)
+    q = [r["quality"] for r in rows if r["found"]]
+    return {
+        "n": len(fer), "recall": len(found) / max(1, len(fer)),
+        "accuracy": sum(r["label"] == r["truth"] for r in found) / max(1, len(fer)),
+        "accuracy_on_found": (sum(r["label"] == r["truth"] for r in found) / len(found)) if found else None,
+        "false_faces": sum(r["false_faces"] for r in rows),
+        "refined": q.count("refined"), "ms_per_frame": round(cell["ms_per_frame"], 2),
+        "astronaut": None if astro is None else {k: astro[k] for k in ("found", "label", "confidence", "box_px")},
+    }
+
+
+def crop_accuracy(rec, images: np.ndarray, labels: np.ndarray) -> float:
+    """The same model on the training cache's crops of the same faces (what lrdif-eval measures)."""
+    from lrdif.training.landmarks import compute_landmark_cache
+
+    c = compute_landmark_cache(images, spec=rec.metadata.crop, progress=False)
+    crops = c.crops(images)
+    probs, _ = rec._backend.run(crops, c.landmarks.astype(np.float32))
+    return float((probs.argmax(1) == labels).mean())
+
+
+def plot(summary: dict, path: Path) -> None:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    styles = {"short": ":", "full": "--", "auto": "-"}
+    colours = {"4:3": "tab:blue", "16:9": "tab:orange", "9:16": "tab:green"}
+    for det, per_aspect in summary.items():
+        for aspect, cells in per_aspect.items():
+            xs = [float(s) * 100 for s in cells]
+            for ax, key in zip(axes, ("recall", "accuracy")):
+                ax.plot(xs, [c[key] for c in cells.values()], styles[det], color=colours[aspect], marker=".",
+                        label=f"{det} {aspect}")
+            axes[2].plot(xs, [c["ms_per_frame"] for c in cells.values()], styles[det], color=colours[aspect],
+                         marker=".", label=f"{det} {aspect}")
+    for ax, title in zip(axes, ("recall (FERPlus faces found)", "accuracy (all faces; missed = wrong)",
+                                "ms per frame (whole SDK)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("face size, % of the frame's long side")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    axes[0].axhline(0.95, color="grey", lw=0.8)
+    axes[0].legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.face_size", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--faces", type=int, default=40, help="FERPlus PrivateTest faces (plus the astronaut)")
+    p.add_argument("--sizes", default=",".join(f"{s:g}" for s in SIZES), help="face / long side, comma list")
+    p.add_argument("--aspects", default=",".join(ASPECTS))
+    p.add_argument("--detectors", default=",".join(DETECTORS))
+    p.add_argument("--long-side", type=int, default=960)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=RESULTS / "face_size.json")
+    p.add_argument("--plot", type=Path, default=RESULTS / "face_size.png")
+    p.add_argument("--no-crop-reference", action="store_true", help="skip the training-cache crop accuracy")
+    a = p.parse_args(argv)
+    a.sizes = [float(s) for s in a.sizes.split(",")]
+    a.aspects = a.aspects.split(",")
+    a.detectors = a.detectors.split(",")
+    bad = [x for x in a.aspects if x not in ASPECTS] + [x for x in a.detectors if x not in DETECTORS]
+    if bad or not all(0 < s <= 1 for s in a.sizes) or a.faces < 0:
+        p.error(f"bad --aspects/--detectors/--sizes/--faces ({bad or a.sizes})")
+    if not a.data.is_file():
+        p.error(f"data file {a.data} does not exist")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    fer, images = ferplus_patches(a.data, a.faces, a.seed)
+    faces, bgs = [astronaut_patch(), *fer], backgrounds()
+    out = {"faces": len(fer), "long_side": a.long_side, "seed": a.seed, "sizes": a.sizes, "summary": {},
+           "cells": {}}
+    jobs = [(d, asp, s) for d in a.detectors for asp in a.aspects for s in a.sizes]
+    recs = {}
+    try:
+        for det, aspect, size in tqdm(jobs, desc="face size", unit="cell"):
+            if det not in recs:
+                recs[det] = EmotionRecognizer(EmotionRecognizerOptions(face_detector=det, num_threads=1))
+            cell = run_cell(recs[det], faces, size, aspect, a.long_side, bgs, a.seed)
+            if cell is None:
+                continue
+            out["summary"].setdefault(det, {}).setdefault(aspect, {})[f"{size:g}"] = summarise(cell)
+            out["cells"][f"{det}/{aspect}/{size:g}"] = cell["rows"]
+        if not a.no_crop_reference and fer:
+            rec = next(iter(recs.values()))
+            out["crop_accuracy"] = crop_accuracy(rec, images, np.array([f.label for f in fer]))
+    finally:
+        for r in recs.values():
+            r.close()
+    atomic_write(a.out, lambda f: f.write((json.dumps(out, indent=1) + "\n").encode()))
+    plot(out["summary"], a.plot)
+    print(format_summary(out))
+    return 0
+
+
+def format_summary(out: dict) -> str:
+    lines = [f"{out['faces']} FERPlus faces + astronaut; crop-level accuracy {out.get('crop_accuracy', float('nan')):.3f}",
+             f"{'detector':8s} {'aspect':6s} " + " ".join(f"{s:>11g}" for s in out["sizes"])]
+    for det, per in out["summary"].items():
+        for aspect, cells in per.items():
+            vals = [cells.get(f"{s:g}") for s in out["sizes"]]
+            lines.append(f"{det:8s} {aspect:6s} " + " ".join(
+                "          -" if c is None else f"{c['recall']:5.2f}/{c['accuracy']:.2f}" for c in vals))
+    lines.append("(recall/accuracy per face size; astronaut and timing in the JSON)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Smoke tests of the issue #16 benchmarks (benchmarks.face_size, benchmarks.soak) on a few frames:
+they run end to end, write their JSON (and plot), and the figures they report mean what they say."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from test_sdk_support import require_face_models
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:          # benchmarks/ is not installed; run from the checkout
+    sys.path.insert(0, str(ROOT))
+
+
+def test_face_size_benchmark_smoke(tmp_path):
+    require_face_models()
+    from benchmarks import face_size
+
+    out, png = tmp_path / "fs.json", tmp_path / "fs.png"
+    rc = face_size.main(["--faces", "2", "--sizes", "0.05,0.3", "--aspects", "9:16", "--detectors", "auto",
+                         "--no-crop-reference", "--out", str(out), "--plot", str(png)])
+    assert rc == 0 and png.stat().st_size > 1000
+    d = json.loads(out.read_text())
+    cells = d["summary"]["auto"]
+    assert set(cells) == {"9:16"} and set(cells["9:16"]) == {"0.05", "0.3"}
+    big = cells["9:16"]["0.3"]
+    # the sample photo's face at 30% of the long side: found, happy, confident
+    assert big["astronaut"]["found"] and big["astronaut"]["label"] == face_size.LABELS_8.index("happiness")
+    assert big["astronaut"]["confidence"] > 0.9 and big["n"] == 2
+    for per in cells.values():
+        for c in per.values():
+            assert 0 <= c["accuracy"] <= c["recall"] <= 1
+    rows = d["cells"]["auto/9:16/0.3"]
+    assert [r["face"] for r in rows][0] == "astronaut" and len(rows) == 3
+
+
+def test_face_size_frames_hold_the_face_where_they_say(tmp_path):
+    from benchmarks import face_size
+
+    face = face_size.astronaut_patch()
+    rng = np.random.default_rng(0)
+    for aspect in face_size.ASPECTS:
+        frame, (x, y, s) = face_size.make_frame(face, 0.2, aspect, 640, face_size.backgrounds()[0], rng)
+        h, w = face_size.frame_shape(aspect, 640)
+        assert frame.shape == (h, w, 3) and max(h, w) == 640 and s == 0.2 * 640
+        assert 0 <= x and x + s <= w and 0 <= y and y + s <= h
+    assert face_size.make_frame(face, 0.9, "16:9", 640, face_size.backgrounds()[0], rng) is None
+
+
+def test_soak_smoke(tmp_path):
+    require_face_models()
+    from benchmarks import soak
+
+    out = tmp_path / "soak.json"
+    assert soak.main(["--frames", "12", "--warmup", "4", "--threads", "2", "--calls", "3", "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["video"]["frames"] == 12 and d["video"]["frames_with_face"] == 12
+    assert d["threads"]["identical_to_one_thread"] and d["threads"]["n_errors"] == 0
+    assert d["threads"]["threads"] == 2 and d["threads"]["calls_per_thread"] == 3
