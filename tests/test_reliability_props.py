@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
 import zipfile
 
 import numpy as np
 import pytest
 
+# hypothesis keeps caches in ./.hypothesis unless told otherwise: keep the checkout clean
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "lrdif-hypothesis"))
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is in the [dev] extra")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -21,7 +25,7 @@ from lrdif.sdk.face.crop import crop_landmarks, emotion_crop_affine  # noqa: E40
 from lrdif.sdk.image import to_rgb_uint8  # noqa: E402
 from lrdif.sdk.metadata import CropSpec, MetadataError, ModelMetadata  # noqa: E402
 
-FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 dims = st.integers(1, 9)
 
 
@@ -103,9 +107,10 @@ def _tflite_with(member: bytes, compression: int = zipfile.ZIP_DEFLATED) -> byte
     return b"\x1c\x00\x00\x00TFL3" + bytes(24) + buf.getvalue()
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=12),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                           max_leaves=8)
 
 
 def _expect_metadata_error(data, fmt=None):
@@ -188,7 +193,7 @@ def test_onnx_truncated(cut):
     assert md is None or cut >= len(full)
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sidecar=st.binary(max_size=200) | json_values.map(lambda d: json.dumps({METADATA_KEY: d}).encode()))
 def test_pte_random_sidecar(sidecar, tmp_path):
     pte = tmp_path / "m.pte"
@@ -197,7 +202,7 @@ def test_pte_random_sidecar(sidecar, tmp_path):
     _expect_metadata_error(pte)
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=st.binary(max_size=300))
 def test_coreml_random_spec(spec, tmp_path):
     p = tmp_path / "m.mlmodel"
