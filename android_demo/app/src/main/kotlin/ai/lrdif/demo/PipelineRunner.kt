@@ -24,7 +24,7 @@ class PipelineRunner(private val context: Context) {
     private var pipeline: EmotionPipeline? = null
     private var loadError: String? = null
     private var lastTs = Long.MIN_VALUE
-    var modelName: String = ""
+    @Volatile var modelName: String = ""
         private set
 
     /** Rebuild interpreters + pipeline for [s] (on the executor). */
