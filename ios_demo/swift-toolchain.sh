@@ -27,6 +27,16 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
+# one builder at a time; a second caller waits, then finds the marker
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock 9
+if [ -f "$MARKER" ]; then
+    log "cached root at $ROOT ($(cat "$MARKER"))"
+    echo "$ROOT"
+    exit 0
+fi
+
 if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap on the host"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap >&2 \
@@ -37,10 +47,9 @@ fi
 # A half-built root from an interrupted run: start over (the marker is written last).
 if [ -d "$ROOT" ]; then
     log "removing incomplete root $ROOT"
-    for m in proc dev/pts; do umount "$ROOT/$m" 2>/dev/null || true; done
+    for m in proc sys dev/pts; do umount "$ROOT/$m" 2>/dev/null || true; done
     rm -rf --one-file-system "$ROOT"
 fi
-mkdir -p "$(dirname "$ROOT")"
 
 t0=$(date +%s)
 log "debootstrap --variant=minbase trixie $ROOT"
@@ -48,12 +57,13 @@ debootstrap --variant=minbase trixie "$ROOT" "$MIRROR" >&2
 t1=$(date +%s)
 
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
-trap 'umount "$ROOT/proc" 2>/dev/null || true' EXIT
 log "apt-get install $PACKAGES"
-chroot "$ROOT" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
-    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $PACKAGES && apt-get clean" >&2
-chroot "$ROOT" swift --version >&2
+# /proc mounted in a private mount namespace: it goes away with the command, whatever happens
+unshare --mount --propagation private sh -c '
+    mount -t proc proc "$1/proc" &&
+    chroot "$1" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C sh -c "
+        apt-get update -q && apt-get install -y -q --no-install-recommends $2 && apt-get clean" &&
+    chroot "$1" swift --version' sh "$ROOT" "$PACKAGES" >&2
 t2=$(date +%s)
 
 echo "debootstrap $((t1 - t0)) s, install $((t2 - t1)) s, $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$MARKER"

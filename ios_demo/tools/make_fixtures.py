@@ -28,7 +28,7 @@ def _expect(path: Path) -> None:
 
 
 def tflite(out: Path) -> None:
-    src = face_model_paths(download=False)["detector"]
+    src = face_model_paths(download=True)["detector"]   # cached (sha256-checked), fetched if missing
     shutil.copyfile(src, out / "blazeface_plain.tflite")
     dst = out / "blazeface_lrdif.tflite"
     shutil.copyfile(src, dst)
