@@ -40,7 +40,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ferplus" / "ferplus_48x48_uint
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (0.03, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.45, 0.6)
 ASPECTS = {"4:3": (4, 3), "16:9": (16, 9), "9:16": (9, 16)}
-DETECTORS = ("short", "full", "auto")
+DETECTORS = ("short", "full", "auto", "tiled")
 BACKGROUNDS = ("coffee", "rocket", "clock", "brick")   # photos without faces (chelsea: a cat, camera: a man)
 FER_FACE_FRACTION = 0.9          # FERPlus: median landmark box 43.3 of 48 px
 FER_SURROUND = 1.5               # FERPlus crops are tight (no hair, no outline): a plain mid-grey
@@ -203,8 +203,8 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    styles = {"short": ":", "full": "--", "auto": "-"}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    styles = {"short": ":", "full": "--", "auto": "-", "tiled": "-."}
     colours = {"4:3": "tab:blue", "16:9": "tab:orange", "9:16": "tab:green"}
     for det, per_aspect in summary.items():
         for aspect, cells in per_aspect.items():

@@ -143,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, help="runtime threads (default: runtime's choice)")
     ap.add_argument("--max-faces", type=int, default=4)
     ap.add_argument("--min-detection-confidence", type=float, default=0.5)
-    ap.add_argument("--face-detector", default="auto", choices=["auto", "short", "full"],
-                    help="BlazeFace short range (selfie distance), full range (up to ~5 m) or auto "
-                         "(short range, plus full range when it finds no face or only small ones)")
+    ap.add_argument("--face-detector", default="auto", choices=["auto", "short", "full", "tiled"],
+                    help="BlazeFace short range (selfie distance), full range (up to ~5 m), auto "
+                         "(short range, plus full range when it finds no face or only small ones) or "
+                         "tiled (auto plus detection on overlapping windows: smaller faces, more time)")
     ap.add_argument("--keep-uncertain", action="store_true",
                     help="also report faces whose landmarks never agreed with their box (quality 'uncertain')")
     ap.add_argument("--smoothing", type=float, default=0.6, help="video EMA factor in [0, 1) (0 = off)")

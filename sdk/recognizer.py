@@ -53,8 +53,9 @@ class EmotionRecognizerOptions:
     result_callback: f(results, frame, timestamp_ms); required for LIVE_STREAM, forbidden otherwise.
     bgr: frames are BGR(A) (as OpenCV reads them) instead of RGB(A).
     face_detector: "auto" (short range, plus full range when short range finds no face or only
-        small ones), "short" (BlazeFace short range: selfie distance) or "full" (full range, faces
-        up to ~5 m); see `lrdif.sdk.face.frontend`.
+        small ones), "short" (BlazeFace short range: selfie distance), "full" (full range, faces
+        up to ~5 m) or "tiled" (auto plus detection on overlapping windows, on the same condition:
+        smaller faces for more detector calls); see `lrdif.sdk.face.frontend`.
     keep_uncertain_faces: also return faces whose landmarks never agreed with their box
         (`EmotionResult.quality == "uncertain"`); by default they are dropped.
     face_detector_path / face_detector_full_path / face_landmarker_path: override the cached

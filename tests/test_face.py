@@ -287,3 +287,49 @@ def test_bad_max_faces_and_previous_raise(fe):
         fe.process(sample_image(), max_faces=0)
     with pytest.raises(TypeError, match="previous"):
         fe.track(sample_image(), previous=None)
+
+
+def test_auto_keeps_selfie_frames_on_the_short_range_path(golden):
+    """auto / tiled on a selfie-distance frame: one short-range call, no full-range call, the same
+    faces as short range alone (what the golden vectors of the mobile cores rely on)."""
+    manifest, _ = golden
+    short = FaceFrontEnd(num_threads=1, face_detector="short")
+    for mode in ("auto", "tiled"):
+        fe = FaceFrontEnd(num_threads=1, face_detector=mode)
+        calls = {"short": 0, "full": 0}
+        for name, det in (("short", fe.detector), ("full", fe.detector_full)):
+            raw = det.raw
+            det.raw = lambda t, _raw=raw, _n=name: (calls.__setitem__(_n, calls[_n] + 1), _raw(t))[1]
+        for frame in (sample_image(), load_frame("ferplus_multi3", manifest)):
+            a, b = fe.process(frame, max_faces=4), short.process(frame, max_faces=4)
+            assert len(a) == len(b) and all(np.array_equal(x.landmarks, y.landmarks) for x, y in zip(a, b))
+        assert calls == {"short": 2, "full": 0}, (mode, calls)
+        # a frame without a face: full range (and, tiled, the windows) get their turn
+        fe.process(np.full((480, 640, 3), 110, np.uint8))
+        assert calls["full"] == (1 if mode == "auto" else 1 + 6) and calls["short"] == (3 if mode == "auto" else 5)
+
+
+def test_tile_windows_cover_the_frame():
+    from lrdif.sdk.face import tile_windows
+
+    for h, w, side in ((720, 960, 528), (540, 960, 540), (960, 540, 528), (100, 100, 55), (50, 400, 300)):
+        wins = tile_windows(h, w, side)
+        s = wins[0][2]
+        assert s == min(side, h, w) and all(ws == s for *_, ws in wins)
+        cover = np.zeros((h, w), bool)
+        for x, y, ws in wins:
+            assert 0 <= x and x + ws <= w and 0 <= y and y + ws <= h
+            cover[y:y + ws, x:x + ws] = True
+        # every pixel covered, except at most the 5% margins a single centred window leaves
+        assert cover[:, int(0.05 * w):w - int(0.05 * w)].all() or cover.all()
+
+
+def test_tiled_finds_the_far_face(golden):
+    manifest, g = golden
+    fe = FaceFrontEnd(num_threads=1, face_detector="tiled")
+    for name in ("astronaut_far", "astronaut_far_wide"):
+        faces = fe.process(load_frame(name, manifest), max_faces=4)
+        assert len(faces) == 1, name
+        x, y, w, h = g[f"{name}/full_det_box"][0]
+        cx, cy = faces[0].landmarks[:, :2].mean(0)
+        assert x <= cx <= x + w and y <= cy <= y + h

@@ -4,8 +4,12 @@ Detectors (`face_detector`): "short" (BlazeFace short range, MediaPipe's selfie-
 "full" (BlazeFace full range, faces up to ~5 m) or "auto": short range first; the full-range model
 runs as well only when short range finds no face or some face it finds is small (box narrower than
 `AUTO_FULL_BELOW` of the frame's long side), i.e. never on selfie-distance frames. For small faces
-found by both, the full-range box is kept (short range is at its limit there and its boxes grow, see
-benchmarks/FACE_SIZE.md).
+found by both, the full-range box is kept (short range is at its limit there and its boxes grow).
+Measured recall per detector, face size and aspect: benchmarks/FACE_SIZE.md.
+"tiled" = auto, plus (on the same condition) short range on squares of the frame's short side
+(non-square frames) and full range on a grid of overlapping windows `TILE_FULL_SIDE` of the long
+side: more detector calls (2-3 + 6 on a 4:3 / 16:9 frame), for faces down to ~8% of the long side
+(benchmarks/face_size.py).
 
 Box sanity: the FaceMesh landmarks must agree with the region they were computed from. From the
 landmarks, MediaPipe's landmark-to-ROI rule gives the region the face really occupies; when its size
@@ -34,10 +38,14 @@ from lrdif.sdk.face.detector import FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, 
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, Roi, roi_from_detection, roi_from_landmarks
 from lrdif.sdk.metadata import CropSpec
 
-FACE_DETECTORS = ("short", "full", "auto")
+FACE_DETECTORS = ("short", "full", "auto", "tiled")
+# tiled: window sides as fractions of the frame's long side (short range on squares of the short
+# side, full range on a grid), measured in benchmarks/face_size.py
+TILE_FULL_SIDE = 0.55
 # auto: run full range too when a short-range face is narrower than this fraction of the frame's
-# long side (or short range finds none). Measured (benchmarks/face_size.py): short-range boxes
-# start to drift below ~16%; every selfie-distance frame (and the golden frames) stays above.
+# long side (or short range finds none). Short range finds few faces below ~16% and its boxes grow
+# there (issue #16's 1920x1080 example: 15%); the sample photo (18.6%) and every golden frame stay
+# above, so selfie-distance frames keep the short-range-only path (benchmarks/FACE_SIZE.md).
 AUTO_FULL_BELOW = 0.17
 QUALITIES = ("good", "refined", "uncertain")   # Face.quality values
 
@@ -61,11 +69,13 @@ class Face:
 class RoiAgreement:
     """When FaceMesh's landmarks agree with the region it ran on: the landmark ROI (MediaPipe's
     landmarks -> ROI rule) is between `min_size_ratio` and `max_size_ratio` times that region's side
-    and its centre within `max_shift` sides of it. The landmark ROI is normally a little larger than
-    the detector's (ratio 0.95-1.11 on real faces, benchmarks/FACE_SIZE.md); an oversized detector
-    box (issue #16: the short-range box of a face at ~10% of a 1920x1080 frame, ratio 0.90) makes
-    FaceMesh see the face too small and gives a wrong crop ("neutral 0.40" instead of "happiness
-    0.99"); one re-crop from the landmarks fixes it."""
+    and its centre within `max_shift` sides of it. On the golden and MediaPipe-fixture frames the
+    landmark ROI is 0.95-1.21 times the detector's (MediaPipe's own FaceMesh gives the 1.21), so
+    those faces are never re-cropped. An oversized detector box (issue #16: the short-range box of a
+    face at ~10% of a 1920x1080 frame, ratio 0.90) makes FaceMesh see the face too small and gives a
+    wrong crop ("neutral 0.40" instead of "happiness 0.99"); re-cropping from the landmarks fixes it
+    (ratios 0.92, then 0.95: "refined", happiness 0.99).
+    """
     min_size_ratio: float = 0.92
     max_size_ratio: float = 1.3
     max_shift: float = 0.12
@@ -116,12 +126,48 @@ def _iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def tile_windows(h: int, w: int, side: int, overlap: float = 0.25) -> list[tuple[int, int, int]]:
+    """Square windows (x, y, side) of `side` px (at most the frame's short side) covering an h x w
+    frame with at least `overlap` of a side shared between neighbours."""
+    side = int(min(side, h, w))
+    step = max(1.0, side * (1.0 - overlap))
+
+    def starts(n: int) -> np.ndarray:
+        if n - side <= 0.1 * side:                       # one (centred) window is enough
+            return np.array([(n - side) // 2])
+        k = int(np.ceil((n - side) / step)) + 1
+        return np.linspace(0, n - side, k).round().astype(int)
+
+    return [(int(x), int(y), side) for y in starts(h) for x in starts(w)]
+
+
+def detect_in_windows(detector: BlazeFaceDetector, rgb: np.ndarray, windows) -> list[Detection]:
+    """Run `detector` on each window and return every detection in frame pixels."""
+    out = []
+    for x, y, s in windows:
+        off = np.array([x, y], dtype=np.float32)
+        for d in detector.detect(np.ascontiguousarray(rgb[y:y + s, x:x + s])):
+            box = d.box.copy()
+            box[:2] += off
+            out.append(Detection(box=box, score=d.score, keypoints=d.keypoints + off, source=d.source))
+    return out
+
+
+def _dedupe(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """Greedy: the best-scoring detection of each overlapping group."""
+    out: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if all(_iou_xywh(d.box, k.box) <= iou for k in out):
+            out.append(d)
+    return out
+
+
 def merge_detections(short: list[Detection], full: list[Detection], long_side: float,
                      small: float = AUTO_FULL_BELOW, iou: float = 0.3) -> list[Detection]:
-    """Auto mode: full-range detections, plus the short-range ones no full-range box overlaps; where
-    both found a face, the short-range detection is kept if it is large (>= small * long_side),
-    the full-range one otherwise. Best score first."""
-    out = list(full)
+    """Auto mode: full-range (and tiled) detections, plus the short-range ones none of them overlaps;
+    where both found a face, the short-range detection is kept if it is large (>= small *
+    long_side), the other one otherwise. Best score first."""
+    out = _dedupe(full, iou)
     for d in short:
         j = next((k for k, f in enumerate(out) if _iou_xywh(d.box, f.box) > iou), None)
         if j is None:
@@ -190,7 +236,14 @@ class FaceFrontEnd:
         long_side = float(max(rgb.shape[:2]))
         if short and all(d.box[2] >= AUTO_FULL_BELOW * long_side for d in short):
             return short                                  # selfie distance: short range only
-        merged = merge_detections(short, self.detector_full.detect(rgb, max_faces=max_faces), long_side)
+        others = self.detector_full.detect(rgb)
+        if self.face_detector == "tiled":
+            h, w = rgb.shape[:2]
+            if h != w:                                   # no letterbox waste: squares of the short side
+                others += detect_in_windows(self.detector, rgb, tile_windows(h, w, min(h, w)))
+            others += detect_in_windows(self.detector_full, rgb,
+                                        tile_windows(h, w, int(round(TILE_FULL_SIDE * long_side))))
+        merged = merge_detections(short, others, long_side)
         return merged if max_faces is None else merged[: int(max_faces)]
 
     # ------------------------------------------------------------------ landmarks
