@@ -15,7 +15,11 @@ struct ContentView: View {
             } else {
                 CameraPreview(session: model.camera.session, running: model.running).ignoresSafeArea()
             }
-            OverlayView(frame: model.frame, labels: model.labelNames)
+            if model.frame.still == nil {     // the preview fills the whole screen, safe areas included
+                OverlayView(frame: model.frame, labels: model.labelNames).ignoresSafeArea()
+            } else {
+                OverlayView(frame: model.frame, labels: model.labelNames)
+            }
             VStack {
                 Spacer()
                 controls
