@@ -25,8 +25,8 @@ final class AppRuntime: LrdifRuntime {
         return try body()
     }
 
-    func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float]) {
-        let (r, l) = try timed(\.faceSeconds) { try faces.detect(input) }
+    func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float]) {
+        let (r, l) = try timed(\.faceSeconds) { try faces.detect(input, detector) }
         return (r, l)
     }
 

@@ -42,8 +42,10 @@ final class DemoModel: ObservableObject {
             if faces == nil { faces = try FaceModelsLiteRT() }
             let rt = AppRuntime(faces: faces!, emotion: try EmotionModelCoreML(variant))
             runtime = rt
-            video = try EmotionRecognizer(runtime: rt, metadata: rt.emotionModel.metadata)
-            still = try EmotionRecognizer(runtime: rt, metadata: rt.emotionModel.metadata)
+            var options = RecognizerOptions()               // the SDK's defaults (auto detector, box sanity)
+            if !faces!.hasFullRange { options.faceDetector = .short }
+            video = try EmotionRecognizer(runtime: rt, metadata: rt.emotionModel.metadata, options: options)
+            still = try EmotionRecognizer(runtime: rt, metadata: rt.emotionModel.metadata, options: options)
             let md = rt.emotionModel.metadata
             publish(status: "\(variant.title): \(md.modelName) \(md.modelVersion), quantisation \(md.quantisation)")
             DispatchQueue.main.async { self.labelNames = md.labels }

@@ -4,14 +4,16 @@ extension BlazeFace {
     /// Raw outputs -> detections in frame pixels, best first (`BlazeFaceDetector.detect` after
     /// `raw`). regressors: 896 x 16 (box dx, dy, w, h, then 6 keypoints), logits: 896.
     public static func decode(regressors: [Float], logits: [Float], letterbox: (Double, Double, Double),
-                              minScore: Double, iouThreshold: Double = 0.3, maxFaces: Int? = nil) throws -> [Detection] {
-        guard regressors.count == numAnchors * 16, logits.count == numAnchors else {
-            throw LrdifError.runtime("detector outputs must be \(numAnchors)x16 regressors and \(numAnchors) logits, "
+                              minScore: Double, iouThreshold: Double = 0.3, maxFaces: Int? = nil,
+                              options: DetectorOptions = .shortRange) throws -> [Detection] {
+        let n = options.numAnchors, anchors = options.anchors
+        guard regressors.count == n * 16, logits.count == n else {
+            throw LrdifError.runtime("\(options.name)-range detector outputs must be \(n)x16 regressors and \(n) logits, "
                                      + "got \(regressors.count) and \(logits.count) values")
         }
         var boxes: [[Double]] = [], kps: [[Double]] = [], scores: [Double] = []
-        let size = Double(inputSize)
-        for i in 0..<numAnchors {
+        let size = Double(options.inputSize)
+        for i in 0..<n {
             let score = sigmoid(Double(logits[i]))
             guard score >= minScore else { continue }
             let r = (0..<16).map { Double(regressors[i * 16 + $0]) / size }
@@ -32,7 +34,7 @@ extension BlazeFace {
             let b = [box[0] * side + x0, box[1] * side + y0, box[2] * side + x0, box[3] * side + y0]
             let k = kp.enumerated().map { Float($0.element * side + ($0.offset % 2 == 0 ? x0 : y0)) }
             out.append(Detection(box: [Float(b[0]), Float(b[1]), Float(b[2] - b[0]), Float(b[3] - b[1])],
-                                 score: Float(sc), keypoints: k))
+                                 score: Float(sc), keypoints: k, source: options.name))
         }
         if let m = maxFaces { out = Array(out.prefix(m)) }
         return out

@@ -10,6 +10,8 @@ public struct Face {
     public var crop: RGBImage          // S x S emotion-model crop
     public var cropLandmarks: [Float]  // 468 x (x, y) in [0, 1]
     public var affine: Affine2D        // frame px index -> crop px index
+    public var quality = "good"        // "good" | "refined" | "uncertain" (box sanity)
+    public var source = ""             // "short" | "full" | "track": where the ROI came from
 }
 
 /// Detector -> FaceMesh -> emotion crop (`lrdif.sdk.face.FaceFrontEnd`).
@@ -33,13 +35,29 @@ public final class FaceFrontEnd {
         self.options = options
     }
 
-    public func detect(_ frame: RGBImage, maxFaces: Int?) throws -> [Detection] {
-        let (img, box) = try BlazeFace.letterboxImage(frame)
-        let out = try runtime.detect(BlazeFace.detectorTensor(img))
+    /// Detections of one detector, best first; full range keeps only scores >= its graph's 0.6.
+    public func detect(_ frame: RGBImage, with det: DetectorOptions, maxFaces: Int?) throws -> [Detection] {
+        let (img, box) = try BlazeFace.letterboxImage(frame, size: det.inputSize)
+        let out = try runtime.detect(BlazeFace.detectorTensor(img), detector: det)
+        let minScore = det == .fullRange ? max(options.minDetectionConfidence, det.minScore) : options.minDetectionConfidence
         let dets = try BlazeFace.decode(regressors: out.regressors, logits: out.logits, letterbox: box,
-                                        minScore: options.minDetectionConfidence, maxFaces: maxFaces)
+                                        minScore: minScore, maxFaces: maxFaces, options: det)
         detectionObserver?(dets)
         return dets
+    }
+
+    /// Face detections by the configured detector(s) (`FaceFrontEnd.detect`), best first.
+    public func detect(_ frame: RGBImage, maxFaces: Int?) throws -> [Detection] {
+        if options.faceDetector == .full { return try detect(frame, with: .fullRange, maxFaces: maxFaces) }
+        let short = try detect(frame, with: .shortRange, maxFaces: maxFaces)
+        if options.faceDetector == .short { return short }
+        let longSide = Double(max(frame.width, frame.height))
+        if !short.isEmpty && short.allSatisfy({ Double($0.box[2]) >= DetectionMerge.autoFullBelow * longSide }) {
+            return short                                   // selfie distance: short range only
+        }
+        let full = try detect(frame, with: .fullRange, maxFaces: nil)
+        let merged = DetectionMerge.merge(short: short, full: full, longSide: longSide)
+        return maxFaces.map { Array(merged.prefix($0)) } ?? merged
     }
 
     /// FaceMesh on a ROI: (468 x 3 frame px, presence probability).
@@ -71,22 +89,49 @@ public final class FaceFrontEnd {
                     cropLandmarks: try EmotionCrop.cropLandmarks(lm, affine: affine, size: cropSpec.size), affine: affine)
     }
 
+    /// FaceMesh on `roi`, then the box-sanity loop: (landmarks, presence, quality).
+    public func checkedLandmarks(_ frame: RGBImage, roi start: Roi) throws -> ([Float], Double, String) {
+        var roi = start
+        var (lm, presence) = try landmarks(frame, roi: roi)
+        guard let agreement = options.agreement, presence >= options.minPresenceConfidence else {
+            return (lm, presence, "good")
+        }
+        var quality = "good"
+        for i in 0...agreement.maxRefinements {
+            let found = try FaceMesh.roi(fromLandmarks: lm)
+            if agreement.agrees(used: roi, found: found) { return (lm, presence, quality) }
+            if i == agreement.maxRefinements { break }
+            roi = found                                    // MediaPipe's landmarks -> ROI loop
+            quality = "refined"
+            (lm, presence) = try landmarks(frame, roi: roi)
+            if presence < options.minPresenceConfidence { break }
+        }
+        return (lm, presence, "uncertain")
+    }
+
     /// Still image: detect, then landmarks per detection (best first, at most `maxFaces`).
     public func process(_ frame: RGBImage, maxFaces: Int) throws -> [Face] {
         var faces: [Face] = []
         for det in try detect(frame, maxFaces: maxFaces) {
-            let (lm, presence) = try landmarks(frame, roi: FaceMesh.roi(from: det))
+            let (lm, presence, quality) = try checkedLandmarks(frame, roi: FaceMesh.roi(from: det))
             if presence < options.minPresenceConfidence { continue }
-            faces.append(try makeFace(frame, landmarks: lm, presence: presence, box: det.box, score: det.score,
-                                      keypoints: det.keypoints))
+            // a refined face's detector box was wrong: report the landmarks' box instead
+            var face = try makeFace(frame, landmarks: lm, presence: presence, box: quality == "good" ? det.box : nil,
+                                    score: det.score, keypoints: det.keypoints)
+            face.quality = quality
+            face.source = det.source
+            faces.append(face)
         }
         return faces
     }
 
     /// Video: landmarks from the previous face's landmark ROI; nil when the face is lost.
     public func track(_ frame: RGBImage, previous: Face) throws -> Face? {
-        let (lm, presence) = try landmarks(frame, roi: FaceMesh.roi(fromLandmarks: previous.landmarks))
+        let (lm, presence, quality) = try checkedLandmarks(frame, roi: FaceMesh.roi(fromLandmarks: previous.landmarks))
         if presence < options.minPresenceConfidence { return nil }
-        return try makeFace(frame, landmarks: lm, presence: presence, score: previous.score)
+        var face = try makeFace(frame, landmarks: lm, presence: presence, score: previous.score)
+        face.quality = quality
+        face.source = "track"
+        return face
     }
 }

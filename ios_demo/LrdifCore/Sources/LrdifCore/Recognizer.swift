@@ -8,6 +8,8 @@ public struct EmotionResult {
     public var confidence: Float
     public var faceId: Int?             // video mode track id; nil in image mode
     public var box: [Float] { face.box }
+    /// "good" | "refined" | "uncertain" (kept only with `keepUncertainFaces`).
+    public var quality: String { face.quality }
 }
 
 /// Faces -> expression probabilities, IMAGE and VIDEO modes (`lrdif.sdk.EmotionRecognizer`).
@@ -28,6 +30,7 @@ public final class EmotionRecognizer {
     /// IMAGE mode: every face of a still frame, best detection first.
     public func predict(_ frame: RGBImage) throws -> [EmotionResult] {
         let faces = try frontEnd.process(frame, maxFaces: options.maxFaces)
+            .filter { options.keepUncertainFaces || $0.quality != "uncertain" }
         let probs = try classify(faces)
         return faces.indices.map { result(faces[$0], probs[$0], nil) }
     }

@@ -3,9 +3,10 @@ import Foundation
 /// The three model calls of the pipeline. The app implements it with LiteRT (face models) and
 /// CoreML (emotion model); the tests with a replay of the SDK's recorded calls.
 public protocol LrdifRuntime: AnyObject {
-    /// BlazeFace: 128 x 128 x 3 float NHWC in [-1, 1] (`BlazeFace.detectorTensor`)
-    /// -> 896 x 16 regressors and 896 score logits.
-    func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float])
+    /// BlazeFace `detector` (short range: 128 x 128 x 3, full range: 192 x 192 x 3) float NHWC in
+    /// [-1, 1] (`BlazeFace.detectorTensor`) -> N x 16 regressors and N score logits
+    /// (N = `detector.numAnchors`: 896 short range, 2304 full range).
+    func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float])
 
     /// FaceMesh: 192 x 192 x 3 float NHWC in [0, 1] -> 468 x 3 landmarks (crop px) and the
     /// face-presence logit.
@@ -25,6 +26,12 @@ public struct RecognizerOptions: Equatable {
     public var smoothing = 0.6
     /// Video: run the detector every this many frames (and whenever a track is lost / none tracked).
     public var redetectInterval = 10
+    /// Which detector(s) find faces; `.auto` needs the full-range model only for small / no faces.
+    public var faceDetector = FaceDetectorMode.auto
+    /// Box sanity; nil = accept FaceMesh's first landmarks.
+    public var agreement: RoiAgreement? = RoiAgreement()
+    /// Also return faces whose landmarks never agreed with their box (quality "uncertain").
+    public var keepUncertainFaces = false
 
     public init() {}
 

@@ -37,7 +37,7 @@ struct Tracker {
     mutating func step(_ frame: RGBImage, frontEnd fe: FaceFrontEnd, options o: RecognizerOptions) throws -> [Track] {
         var kept: [Track] = [], lost: [Track] = []
         for t in tracks {
-            guard let face = try fe.track(frame, previous: t.face) else {
+            guard let face = try fe.track(frame, previous: t.face), o.keepUncertainFaces || face.quality != "uncertain" else {
                 lost.append(t)
                 continue
             }
@@ -48,7 +48,7 @@ struct Tracker {
         }
         let periodic = frameIndex % o.redetectInterval == 0
         if kept.count < o.maxFaces && (!lost.isEmpty || kept.isEmpty || periodic) {
-            for face in try fe.process(frame, maxFaces: o.maxFaces) {
+            for face in try fe.process(frame, maxFaces: o.maxFaces) where o.keepUncertainFaces || face.quality != "uncertain" {
                 if kept.count >= o.maxFaces { break }
                 let c = Self.centre(face.box)
                 if kept.contains(where: { Self.inside(c, $0.face.box) }) { continue }   // already tracked

@@ -7,7 +7,7 @@ import XCTest
 final class BatchTests: XCTestCase {
     final class CountingRuntime: LrdifRuntime {
         var shapes: [[Int]] = []
-        func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float]) { ([], []) }
+        func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float]) { ([], []) }
         func landmarks(_ input: [Float]) throws -> (points: [Float], presenceLogit: Float) { ([], 0) }
         func emotion(image: [Float], imageShape: [Int], landmarks: [Float]) throws -> [Float] {
             shapes.append(imageShape)
@@ -41,7 +41,7 @@ final class BatchTests: XCTestCase {
 
     func testWrongNumberOfLogitsIsAnError() throws {
         final class Short: LrdifRuntime {
-            func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float]) { ([], []) }
+            func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float]) { ([], []) }
             func landmarks(_ input: [Float]) throws -> (points: [Float], presenceLogit: Float) { ([], 0) }
             func emotion(image: [Float], imageShape: [Int], landmarks: [Float]) throws -> [Float] { [1, 2, 3] }
         }

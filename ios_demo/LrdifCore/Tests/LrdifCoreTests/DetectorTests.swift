@@ -67,3 +67,34 @@ final class DetectorTests: XCTestCase {
         }
     }
 }
+
+/// Full-range anchors, auto-mode merging and the box-sanity rule.
+final class DetectorModeTests: XCTestCase {
+    func det(_ x: Float, _ w: Float, _ score: Float, _ source: String) -> Detection {
+        Detection(box: [x, 10, w, w], score: score, keypoints: [Float](repeating: 0, count: 12), source: source)
+    }
+
+    func testFullRangeAnchors() {
+        let a = DetectorOptions.fullRange.anchors
+        XCTAssertEqual(a.count, 2304)                      // 48 x 48 cells, one anchor each
+        XCTAssertEqual(a[0].0, 0.5 / 48, accuracy: 1e-7)
+        XCTAssertEqual(a[1].0, 1.5 / 48, accuracy: 1e-7)
+        XCTAssertEqual(a[48].1, 1.5 / 48, accuracy: 1e-7)
+        XCTAssertEqual(DetectorOptions.shortRange.numAnchors, 896)
+    }
+
+    func testMergeKeepsLargeShortRangeFacesAndAddsTheRest() {
+        let short = [det(0, 100, 0.9, "short"), det(300, 20, 0.8, "short")]
+        let full = [det(2, 98, 0.7, "full"), det(301, 21, 0.75, "full"), det(600, 30, 0.65, "full"), det(601, 30, 0.6, "full")]
+        let out = DetectionMerge.merge(short: short, full: full, longSide: 400)
+        XCTAssertEqual(out.map(\.source), ["short", "full", "full"])   // large short face replaces its twin
+        XCTAssertEqual(out.map(\.box[0]), [0, 301, 600])                 // small one: full range kept; duplicate dropped
+    }
+
+    func testRoiAgreement() {
+        let a = RoiAgreement(), used = Roi(cx: 100, cy: 100, size: 100, rotation: 0)
+        XCTAssertTrue(a.agrees(used: used, found: Roi(cx: 105, cy: 100, size: 120, rotation: 0.1)))
+        XCTAssertFalse(a.agrees(used: used, found: Roi(cx: 100, cy: 100, size: 90, rotation: 0)))   // ratio < 0.92
+        XCTAssertFalse(a.agrees(used: used, found: Roi(cx: 113, cy: 100, size: 100, rotation: 0)))  // shift > 0.12
+    }
+}

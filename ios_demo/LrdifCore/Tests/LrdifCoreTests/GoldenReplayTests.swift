@@ -27,6 +27,7 @@ final class GoldenReplayTests: XCTestCase {
         options.redetectInterval = Int(num(r["redetect_interval"]) ?? 10)
         options.minDetectionConfidence = num((golden.index["detector"] as? [String: Any])?["min_score"]) ?? 0.5
         options.minPresenceConfidence = num((golden.index["landmarker"] as? [String: Any])?["min_presence"]) ?? 0.5
+        options.faceDetector = FaceDetectorMode(rawValue: r["face_detector"] as? String ?? "auto") ?? .auto
         var out: [String: [FrameRun]] = [:]
         for c in golden.cases {
             let rec = try EmotionRecognizer(runtime: replay, metadata: golden.metadata, options: options)

@@ -29,8 +29,9 @@ final class InputErrorTests: XCTestCase {
 
     /// A runtime whose landmark model returns the 478-point (iris) scheme: the pipeline refuses it.
     final class WrongSchemeRuntime: LrdifRuntime {
-        func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float]) {
-            var reg = [Float](repeating: 0, count: 896 * 16), logits = [Float](repeating: -20, count: 896)
+        func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float]) {
+            let n = detector.numAnchors
+            var reg = [Float](repeating: 0, count: n * 16), logits = [Float](repeating: -20, count: n)
             logits[300] = 5
             reg[300 * 16 + 2] = 40; reg[300 * 16 + 3] = 40; reg[300 * 16 + 6] = 10
             return (reg, logits)

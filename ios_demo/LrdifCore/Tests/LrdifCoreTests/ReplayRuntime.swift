@@ -64,8 +64,10 @@ final class ReplayRuntime: LrdifRuntime {
         compareFloats("roi", got.map { Float($0) }, want.map { Float($0) }, tol: 1e-4)
     }
 
-    func detect(_ input: [Float]) throws -> (regressors: [Float], logits: [Float]) {
-        let c = try pop("detector")
+    /// Short range replays the "detector" calls; full range would be "detector_full" (the golden
+    /// frames are selfie-distance, so the SDK's auto mode never ran full range on them).
+    func detect(_ input: [Float], detector: DetectorOptions) throws -> (regressors: [Float], logits: [Float]) {
+        let c = try pop(detector == .shortRange ? "detector" : "detector_full")
         compareImage("detector input", input, c.tensors["input"]!, step: 2.0 / 255.0) { (v: UInt8) -> Float in Float(v) * Float(2.0 / 255.0) - 1.0 }
         return (c.tensors["regressors"]!.floats, c.tensors["logits"]!.floats)
     }
