@@ -306,7 +306,9 @@ def test_auto_keeps_selfie_frames_on_the_short_range_path(golden):
         assert calls == {"short": 2, "full": 0}, (mode, calls)
         # a frame without a face: full range (and, tiled, the windows) get their turn
         fe.process(np.full((480, 640, 3), 110, np.uint8))
-        assert calls["full"] == (1 if mode == "auto" else 1 + 6) and calls["short"] == (3 if mode == "auto" else 5)
+        # 640x480: auto = whole frame; tiled = + 2 squares of the short side (short) + 6 windows (full)
+        assert calls["full"] == (1 if mode == "auto" else 1 + 6), (mode, calls)
+        assert calls["short"] == (2 + 1 if mode == "auto" else 2 + 3), (mode, calls)
 
 
 def test_tile_windows_cover_the_frame():

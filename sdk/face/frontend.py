@@ -3,8 +3,12 @@
 Detectors (`face_detector`): "short" (BlazeFace short range, MediaPipe's selfie-distance model),
 "full" (BlazeFace full range, faces up to ~5 m) or "auto": short range first; the full-range model
 runs as well only when short range finds no face or some face it finds is small (box narrower than
-`AUTO_FULL_BELOW` of the frame's long side), i.e. never on selfie-distance frames. For small faces
-found by both, the full-range box is kept (short range is at its limit there and its boxes grow).
+`AUTO_FULL_BELOW` of the frame's long side), so selfie-distance frames take exactly the short-range
+path. For small faces found by both, the full-range box is kept (short range is at its limit there
+and its boxes grow). Auto is two models, easy to port (the mobile cores' golden vectors).
+"tiled" = auto plus, on the same condition, short range on overlapping squares of the frame's short
+side (non-square frames: no letterbox waste; 2-3 windows at 4:3 / 16:9) and full range on a grid
+of overlapping windows `TILE_FULL_SIDE` of the long side (6 at 4:3 / 16:9): smaller faces, more time.
 Measured recall per detector, face size and aspect: benchmarks/FACE_SIZE.md.
 "tiled" = auto, plus (on the same condition) short range on squares of the frame's short side
 (non-square frames) and full range on a grid of overlapping windows `TILE_FULL_SIDE` of the long
@@ -39,8 +43,10 @@ from lrdif.sdk.face.landmarker import FaceMeshLandmarker, Roi, roi_from_detectio
 from lrdif.sdk.metadata import CropSpec
 
 FACE_DETECTORS = ("short", "full", "auto", "tiled")
-# tiled: window sides as fractions of the frame's long side (short range on squares of the short
-# side, full range on a grid), measured in benchmarks/face_size.py
+# tiled on non-square frames (long side > this x short side): short range also on squares of the
+# short side, so a 16:9 frame no longer wastes 44% of the 128x128 input on letterbox padding
+SQUARE_WINDOWS_ABOVE = 1.2
+# tiled: full range on a grid of windows of this fraction of the long side (benchmarks/face_size.py)
 TILE_FULL_SIDE = 0.55
 # auto: run full range too when a short-range face is narrower than this fraction of the frame's
 # long side (or short range finds none). Short range finds few faces below ~16% and its boxes grow
@@ -239,7 +245,7 @@ class FaceFrontEnd:
         others = self.detector_full.detect(rgb)
         if self.face_detector == "tiled":
             h, w = rgb.shape[:2]
-            if h != w:                                   # no letterbox waste: squares of the short side
+            if max(h, w) > SQUARE_WINDOWS_ABOVE * min(h, w):  # no letterbox waste: squares of the short side
                 others += detect_in_windows(self.detector, rgb, tile_windows(h, w, min(h, w)))
             others += detect_in_windows(self.detector_full, rgb,
                                         tile_windows(h, w, int(round(TILE_FULL_SIDE * long_side))))
