@@ -30,11 +30,12 @@ def _torch_reference(crops, landmarks):
 
     from test_sdk_support import _tiny_model
 
-    model, _ = _tiny_model()
+    from lrdif.training.inference import normalise, model_metadata
+
+    model, cfg = _tiny_model()      # the training path: float crops in [0, 1] normalised by the metadata
     x = torch.from_numpy(crops).float().permute(0, 3, 1, 2) / 255.0
-    x = (x - 0.5) / 0.5
     with torch.no_grad():
-        p, _ = model(x, torch.from_numpy(landmarks))
+        p, _ = model(normalise(x, model_metadata(cfg)), torch.from_numpy(landmarks))
     return p.numpy()
 
 
@@ -220,14 +221,18 @@ def test_default_model_manifest_checks(tmp_path):
         default_model_path(tmp_path / "manifest.json")
 
 
-def test_litert_int8_io_quantisation():
-    """int8 model inputs are quantised with the tensor's own scale / zero point, outputs dequantised."""
-    from lrdif.sdk.backends.litert import LiteRTBackend
+def test_int8_io_quantisation():
+    """int8/uint8 tensors are quantised with the tensor's own scale / zero point and dequantised
+    back (`lrdif.sdk.backends.quant`, the one helper the LiteRT backend and the benchmarks use)."""
+    from lrdif.sdk.backends.quant import dequantise, quantise
 
-    d = {"dtype": np.int8, "quantization": (0.5, 3)}
     x = np.array([-100.0, -1.0, 0.0, 0.26, 10.0, 100.0], np.float32)
-    q = LiteRTBackend._quantise(x, d)
+    q = quantise(x, np.int8, (0.5, 3))
     assert q.dtype == np.int8 and q.tolist() == [-128, 1, 3, 4, 23, 127]
-    np.testing.assert_allclose(LiteRTBackend._dequantise(q, d), (q.astype(np.float32) - 3) * 0.5)
-    f = {"dtype": np.float32, "quantization": (0.0, 0)}
-    assert LiteRTBackend._quantise(x, f) is x
+    np.testing.assert_allclose(dequantise(q, (0.5, 3)), (q.astype(np.float32) - 3) * 0.5)
+    u = quantise(x, np.uint8, (0.5, 128))
+    assert u.dtype == np.uint8 and u.tolist() == [0, 126, 128, 129, 148, 255]
+    assert quantise(x, np.float32, (0.0, 0)).dtype == np.float32 and dequantise(x, (0.0, 0)) is x
+    np.testing.assert_array_equal(dequantise(q, (0.0, 0)), q.astype(np.float32))   # zero scale: plain cast
+    with pytest.raises(ValueError, match="no quantisation scale"):
+        quantise(x, np.int8, (0.0, 0))

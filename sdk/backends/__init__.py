@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 
-from lrdif.sdk.backends.base import Backend, ModelLoadError, ModelNotFoundError
+from lrdif.sdk.backends.base import Backend, ModelLoadError, ModelNotFoundError, preprocess
 
-__all__ = ["BACKENDS", "Backend", "ModelLoadError", "ModelNotFoundError", "detect_backend", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "ModelLoadError", "ModelNotFoundError", "detect_backend", "load_backend",
+           "preprocess"]
 
 BACKENDS = ("onnxruntime", "tflite", "executorch", "coreml")
 _FORMAT_BACKEND = {"onnx": "onnxruntime", "tflite": "tflite", "executorch": "executorch", "coreml": "coreml"}

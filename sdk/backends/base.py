@@ -144,6 +144,25 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def preprocess(crops: np.ndarray, meta: ModelMetadata) -> np.ndarray:
+    """THE emotion-model input contract: (B, S, S, 3) uint8 RGB crops -> float32
+    `(pixel/255 - mean)/std` in the metadata's colour order and layout (contiguous). Every path that
+    feeds an artifact or the torch reference from pixels (SDK, export verification, benchmarks)
+    calls this; training normalises its float crops with the same metadata
+    (`lrdif.training.inference.normaliser`)."""
+    crops = np.asarray(crops)
+    s = meta.input_size
+    if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
+        raise ValueError(f"crops must be (B, {s}, {s}, 3) uint8, got {crops.shape} {crops.dtype}")
+    if meta.colour_order == "BGR":
+        crops = crops[..., ::-1]
+    std = np.asarray(meta.std, np.float32)
+    x = crops.astype(np.float32) * (1.0 / (255.0 * std)) + (-np.asarray(meta.mean, np.float32) / std)
+    if meta.input_layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(x)
+
+
 class Backend:
     """One emotion-model runner. Subclasses load the artifact, set `self.metadata` and implement
     `_run_batch(image, landmarks) -> (probabilities, logits)` for exactly one call's batch."""
@@ -163,9 +182,6 @@ class Backend:
         if t and t != self.target:
             raise ModelLoadError(f"{self.source}: metadata says this is a '{t}' artifact but it was "
                                  f"loaded as {self.target} by the {self.name} backend")
-        std = np.asarray(self.metadata.std, np.float32)
-        self._scale = 1.0 / (255.0 * std)
-        self._offset = -np.asarray(self.metadata.mean, np.float32) / std
 
     def _load(self, model: "str | bytes") -> ModelMetadata:
         """Load the artifact (a path that exists, or bytes), validate its IO against the embedded
@@ -177,18 +193,8 @@ class Backend:
         return self.metadata.labels
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
-        """(B, S, S, 3) uint8 RGB crops -> float32 model input: (pixel/255 - mean)/std, the
-        metadata's colour order and layout."""
-        crops = np.asarray(crops)
-        s = self.metadata.input_size
-        if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
-            raise ValueError(f"crops must be (B, {s}, {s}, 3) uint8, got {crops.shape} {crops.dtype}")
-        if self.metadata.colour_order == "BGR":
-            crops = crops[..., ::-1]
-        x = crops.astype(np.float32) * self._scale + self._offset
-        if self.metadata.input_layout == "NCHW":
-            x = x.transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(x)
+        """(B, S, S, 3) uint8 RGB crops -> float32 model input (`preprocess`, from the metadata)."""
+        return preprocess(crops, self.metadata)
 
     def run(self, crops: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crops (B, S, S, 3) uint8 RGB + crop-normalised landmarks (B, 468, 2) -> probabilities

@@ -1,5 +1,5 @@
 """LiteRT (TFLite) runner via ai_edge_litert. Handles int8/uint8 input/output quantisation using
-each tensor's scale and zero point. Metadata: read by lrdif.sdk.artifact_metadata."""
+each tensor's scale and zero point (`lrdif.sdk.backends.quant`). Metadata: read by lrdif.sdk.artifact_metadata."""
 from __future__ import annotations
 
 import re
@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from lrdif.sdk.backends.base import Backend, ModelLoadError, dim, load_artifact_metadata, validate_io
+from lrdif.sdk.backends.quant import dequantise, quantise
 from lrdif.sdk.metadata import ModelMetadata
 
 _GENERIC = re.compile(r"^(args|input|output)_\d+$")
@@ -78,23 +79,6 @@ class LiteRTBackend(Backend):
         return ([(_short(d["name"]), d) for d in it.get_input_details()],
                 [(_short(d["name"]), d) for d in it.get_output_details()])
 
-    @staticmethod
-    def _quantise(x: np.ndarray, d: dict) -> np.ndarray:
-        if d["dtype"] == np.float32:
-            return x
-        scale, zp = d["quantization"]
-        info = np.iinfo(d["dtype"])
-        return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(d["dtype"])
-
-    @staticmethod
-    def _dequantise(q: np.ndarray, d: dict) -> np.ndarray:
-        if q.dtype == np.float32:
-            return q
-        scale, zp = d["quantization"]
-        if not scale:
-            return q.astype(np.float32)
-        return (q.astype(np.float32) - zp) * scale
-
     def _run_batch(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         it = self._it
         (i_name, l_name), (p_name, g_name) = self.metadata.input_names, self.metadata.output_names
@@ -105,11 +89,11 @@ class LiteRTBackend(Backend):
             it.allocate_tensors()
             self._cur_batch = image.shape[0]
         for d, x in feeds:
-            it.set_tensor(d["index"], self._quantise(x, d))
+            it.set_tensor(d["index"], quantise(x, d["dtype"], d["quantization"]))
         it.invoke()
         p_d, g_d = self._details[p_name], self._details[g_name]
-        return (self._dequantise(it.get_tensor(p_d["index"]), p_d),
-                self._dequantise(it.get_tensor(g_d["index"]), g_d))
+        return (dequantise(it.get_tensor(p_d["index"]), p_d["quantization"]),
+                dequantise(it.get_tensor(g_d["index"]), g_d["quantization"]))
 
     def _release(self) -> None:
         self._it = None
