@@ -230,10 +230,41 @@ def test_torch_export_static_graph(tiny):
     assert torch.allclose(got[0], want[0], atol=1e-6) and torch.allclose(got[1], want[1], atol=1e-5)
 
 
+def test_forward_features_then_head_is_forward(tiny):
+    tiny.eval()
+    g = torch.Generator().manual_seed(0)
+    s = tiny.cfg.input_size
+    x, lm = torch.rand(3, 3, s, s, generator=g) * 2 - 1, torch.rand(3, 468, 2, generator=g)
+    z = torch.randn(3, tiny.cfg.epr_dim, generator=g)
+    with torch.no_grad():
+        f = tiny.udcformer.forward_features(x, lm, z)
+        assert f.shape == (3, tiny.cfg.head_dim)
+        assert torch.equal(tiny.udcformer.forward_head(f), tiny.udcformer(x, lm, z))
+
+
+def test_checkpoint_with_legacy_schedule_buffers_loads(tiny, tmp_path):
+    """Checkpoints written before the dead `betas` / `alphas_cumprod` buffers went (the shipped
+    v3 among them) still load, strictly otherwise."""
+    p = save_checkpoint(tmp_path / "ck.pt", tiny, tiny.cfg, 2, "tiny")
+    ck = torch.load(p, weights_only=True)
+    ck["state_dict"]["betas"] = torch.zeros(4)
+    ck["state_dict"]["alphas_cumprod"] = torch.zeros(4)
+    torch.save(ck, p)
+    m, _, _ = load_checkpoint(p)
+    assert "betas" not in m.state_dict() and "alphas_cumprod" not in m.state_dict()
+    m2 = LRDif(tiny.cfg)
+    m2.load_state_dict(ck["state_dict"])          # the teacher / resume path (nn.Module) too
+
+
 def test_count_macs_and_params():
     m = _model()
     macs = count_macs(m, m.cfg)
-    assert macs > 0 and count_params(m) > count_params(LRDifInference(m))
+    assert 1.9 * macs < count_macs(m, m.cfg, batch=2) < 2 * macs  # per-sample work (the zero Z_T step is shared)
+    assert count_params(m) > count_params(LRDifInference(m))
+    # the shipped preset's figures as the model card and README quote them (102.4 M MACs, 1.73 M params)
+    mob = LRDif(get_config("mobile"))
+    assert count_macs(mob, mob.cfg) == pytest.approx(102.4e6, rel=1e-3)
+    assert count_params(LRDifInference(mob)) == 1_731_292
 
 
 def test_checkpoint_round_trip(tiny, tmp_path):

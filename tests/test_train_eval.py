@@ -134,6 +134,13 @@ def test_eval_json_and_figures(tiny_npz, work, stage1, stage2):
     assert r["n"] == 64 and r["split"] == "all" and r["degradation"] == "lowlight" and r["steps"] == 4
     assert np.array(r["confusion"]).sum() == 64 and len(r["per_class"]) == 8
     assert abs(r["accuracy"] - np.trace(np.array(r["confusion"])) / 64) < 1e-9
+    # both protocols, mean class accuracy and per-class recall in the JSON; the headline is --protocol all
+    assert r["protocol"] == "all" and set(r["protocols"]) == {"all", "majority"}
+    assert r["protocols"]["all"]["accuracy"] == r["accuracy"] and 0 < r["protocols"]["majority"]["n"] < 64
+    recalls = [c["recall"] for c in r["per_class"].values() if c["n"]]
+    assert abs(r["mean_class_accuracy"] - np.mean(recalls)) < 1e-9
+    mj = r["protocols"]["majority"]["per_degradation"]["lowlight"]
+    assert set(mj["per_class_recall"]) == set(r["per_class"]) and 0 <= mj["mean_class_accuracy"] <= 1
     assert (work / "eval" / "cm.png").stat().st_size > 1000 and (work / "eval" / "tsne.png").stat().st_size > 1000
     assert r["steps_curve"]["steps"] == [1, 2, 4] and Path(r["steps_curve"]["png"]).is_file()
     names = [row["name"] for row in r["ablation"]]
@@ -161,8 +168,42 @@ def test_eval_on_split_data_and_other_layouts(tmp_path, tiny_npz, work, stage2):
     assert r["split"] == "test" and r["n"] == 16  # default: PrivateTest
     assert evaluate.main(common + ["--split", "public+private"]) == 0
     assert json.loads(j.read_text())["n"] == 32
-    assert evaluate.main(common + ["--degradation", "none,lowlight"]) == 0
-    assert set(json.loads(j.read_text())["per_degradation"]) == {"none", "lowlight"}
+    assert evaluate.main(common + ["--degradation", "none,lowlight", "--protocol", "majority"]) == 0
+    r = json.loads(j.read_text())
+    assert set(r["per_degradation"]) == {"none", "lowlight"} and r["protocol"] == "majority"
+    assert r["n"] == r["protocols"]["majority"]["n"] < r["protocols"]["all"]["n"] == 16
+
+
+# FER+ votes: 8 emotions (neutral .. contempt), unknown, NF
+VOTES = np.array([
+    [6, 1, 1, 0, 0, 0, 0, 0, 1, 1],   # 0 keep neutral: the single votes are outliers
+    [4, 3, 1, 1, 1, 0, 0, 0, 0, 0],   # 1 keep neutral: 4 of the 7 votes left
+    [3, 3, 2, 1, 1, 0, 0, 0, 0, 0],   # 2 drop: 3 of 8 is no majority
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],   # 3 drop: every vote is an outlier
+    [0, 0, 0, 0, 0, 0, 0, 0, 7, 3],   # 4 drop: unknown wins
+    [0, 0, 0, 0, 0, 0, 0, 0, 2, 8],   # 5 drop: not a face
+    [0, 2, 0, 0, 0, 0, 0, 6, 1, 1],   # 6 keep contempt (8 classes only)
+    [0, 5, 0, 0, 0, 0, 0, 0, 0, 5],   # 7 drop: 5 of 10 is not MORE than half
+    [2, 0, 0, 0, 5, 0, 0, 0, 1, 2],   # 8 keep anger: 5 of 9
+    [5, 4, 1, 0, 0, 0, 0, 0, 0, 0],   # 9 keep neutral only because the single vote is dropped (5 of 9)
+])
+
+
+def test_majority_protocol_on_hand_made_votes():
+    from lrdif.sdk.labels import labels_for
+    from lrdif.training.datasets import majority_labels
+
+    rows = evaluate.protocol_rows(VOTES, majority_labels(VOTES), 8)
+    assert rows["majority"][0].tolist() == [0, 1, 6, 8, 9] and rows["majority"][1].tolist() == [0, 0, 7, 4, 0]
+    assert rows["all"][0].tolist() == list(range(10))
+    assert evaluate.protocol_rows(VOTES, majority_labels(VOTES), 7)["majority"][0].tolist() == [0, 1, 8, 9]
+    assert list(evaluate.protocol_rows(None, majority_labels(VOTES), 8)) == ["all"]   # labels only: no votes
+    pred = np.array([0, 3, 0, 0, 0, 0, 7, 1, 4, 0])
+    m = evaluate.metrics_by_protocol(pred, rows, labels_for(8))["majority"]
+    assert m["n"] == 5 and m["accuracy"] == pytest.approx(0.8)
+    rec = {c: v["recall"] for c, v in m["per_class"].items() if v["n"]}
+    assert rec == pytest.approx({"neutral": 2 / 3, "anger": 1.0, "contempt": 1.0})
+    assert m["mean_class_accuracy"] == pytest.approx((2 / 3 + 1 + 1) / 3)
 
 
 def test_bad_inputs(tiny_npz, work, stage1, stage2, capsys, monkeypatch):
@@ -239,7 +280,8 @@ def test_torchrun_ddp_two_processes(tiny_npz, work):
 
 def test_ema_forgets_the_initialisation():
     lin = torch.nn.Linear(4, 4)
-    ema = train._EMA(lin, 0.999)
+    from lrdif.training.ema import EMA
+    ema = EMA(lin, 0.999)
     with torch.no_grad():
         lin.weight.fill_(1.0)
     for _ in range(100):

@@ -12,6 +12,7 @@ import torch
 
 from lrdif.sdk.labels import labels_for
 from lrdif.training.model import LRDif, LRDifConfig
+from lrdif.training.model.lrdif import LEGACY_BUFFERS
 from lrdif.sdk.fileio import atomic_write
 
 FORMAT = "lrdif.checkpoint/1"
@@ -84,7 +85,7 @@ def load_checkpoint(path: str | os.PathLike, expected_stage: int | None = None
         cfg = LRDifConfig.from_dict(ckpt["config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: bad config in checkpoint: {e}") from None
-    sd = ckpt["state_dict"]
+    sd = {k: v for k, v in ckpt["state_dict"].items() if k not in LEGACY_BUFFERS}
     if "label_embeddings" not in sd:
         raise CheckpointError(f"{path}: state_dict lacks 'label_embeddings'")
     model = LRDif(cfg, label_embeddings=sd["label_embeddings"])   # no asset file needed to load
@@ -105,3 +106,28 @@ def load_checkpoint(path: str | os.PathLike, expected_stage: int | None = None
     model.load_state_dict(sd, strict=True)
     model.eval()
     return model, cfg, ckpt
+
+
+TRAIN_STATE_FORMAT = "lrdif.train_state/1"
+
+
+def save_train_state(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write a resumable training state ({"format": TRAIN_STATE_FORMAT, "stage", "preset", "config",
+    "model", "optimizer", "scheduler", "ema", ...}) atomically."""
+    return atomic_write(path, lambda f: torch.save({"format": TRAIN_STATE_FORMAT, **state}, f))
+
+
+def load_train_state(path: str | os.PathLike, stage: int | None = None) -> dict[str, Any]:
+    """A training state written by `save_train_state`; CheckpointError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no training state at {path}")
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from None
+    if not isinstance(st, dict) or st.get("format") != TRAIN_STATE_FORMAT:
+        raise CheckpointError(f"{path}: not an lrdif training state")
+    if stage is not None and st.get("stage") != stage:
+        raise CheckpointError(f"{path} is a stage-{st.get('stage')} state, not stage {stage}")
+    return st

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lrdif.training.datasets import ArrayDataset, stack_to_rgb
+from lrdif.training.datasets import ArrayDataset
 
 __all__ = ["FACEMESH_MIRROR", "CropTensors", "prepare_crops", "augment_batch", "normalise",
            "flip_batch", "PROJECT_ROOT", "shared_data_dir", "DEFAULT_DATA", "resolve_data_path"]

@@ -37,7 +37,7 @@ from lrdif.sdk.labels import LABELS_8, labels_for
 
 __all__ = [
     "ArrayDataset", "DatasetError", "load_dataset", "load_ferplus_npz", "load_fer2013_csv",
-    "load_rafdb", "load_kdef", "load_folder", "detect_layout", "majority_labels",
+    "load_rafdb", "load_kdef", "load_folder", "detect_layout", "majority_labels", "ferplus_majority",
     "vote_distribution", "normalise_split", "SPLIT_CODES", "iter_samples", "to_rgb", "stack_to_rgb",
 ]
 
@@ -125,10 +125,6 @@ class ArrayDataset:
     def label_names(self) -> tuple[str, ...]:
         return labels_for(self.classes)
 
-    @property
-    def is_gray(self) -> bool:
-        return self.images.ndim == 3
-
     def subset(self, idx: np.ndarray | Sequence[int], name: str | None = None) -> "ArrayDataset":
         idx = np.asarray(idx)
         if idx.dtype == bool:
@@ -138,9 +134,6 @@ class ArrayDataset:
             votes=None if self.votes is None else self.votes[idx], name=name or self.name,
             split=None if self.split is None else self.split[idx], classes=self.classes,
             files=None if self.files is None else [self.files[i] for i in idx], meta=dict(self.meta))
-
-    def rgb_images(self) -> np.ndarray:
-        return stack_to_rgb(self.images)
 
     def targets(self) -> np.ndarray:
         """Soft targets (N, classes): the FER+ vote distribution where votes exist, else one-hot."""
@@ -175,6 +168,22 @@ def majority_labels(votes: np.ndarray) -> np.ndarray:
     """FER+ majority label: argmax over the 8 emotion columns (first column wins ties)."""
     votes = np.asarray(votes)
     return np.argmax(votes[:, :8], axis=1).astype(np.int64)
+
+
+def ferplus_majority(votes: np.ndarray, classes: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The FER+ official "majority" protocol (microsoft/FERPlus `_process_target`, mode majority):
+    per face, votes of 1 are dropped as outliers; the face is kept when its top column holds MORE
+    than half of the remaining votes and that column is an emotion among the first `classes`
+    (an unknown / NF winner, or contempt in 7-class mode, drops the face).
+    Returns (keep mask (N,) bool, winner (N,) int64, -1 where dropped). `votes`: (N, 10) or (N, 8)."""
+    v = np.asarray(votes, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] < 8:
+        raise ValueError(f"votes must be (N, 8 or 10), got {v.shape}")
+    v = np.where(v <= 1.0, 0.0, v)                       # outliers: single votes
+    top = v.max(axis=1)
+    winner = v.argmax(axis=1)
+    keep = (top > 0.5 * v.sum(axis=1)) & (winner < classes)
+    return keep, np.where(keep, winner, -1).astype(np.int64)
 
 
 def vote_distribution(votes: np.ndarray, classes: int = 8) -> np.ndarray:

@@ -16,18 +16,18 @@ label prior (LRDif_S1, table 5's first row) and flagged `uses_ground_truth_label
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["main", "build_parser", "EvalError", "default_checkpoint", "compute_metrics", "evaluate_checkpoint"]
+__all__ = ["main", "build_parser", "EvalError", "default_checkpoint", "compute_metrics", "evaluate_checkpoint",
+           "protocol_rows", "metrics_by_protocol", "PROTOCOLS"]
 
 ABLATION_NAMES = {
     "S1": "LRDif_S1", "V1": "LRDif_S2-V1", "V2": "LRDif_S2-V2", "V3": "LRDif_S2-V3 (ours)", "V4": "LRDif_S2-V4",
@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ablation", nargs="+", default=None, metavar="NAME=CKPT",
                    help="table-5 rows: checkpoints to evaluate on the same images, e.g. S1=runs/stage1/best.pt "
                         "V1=runs/v1/best.pt V3=runs/stage2/best.pt")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="all",
+                   help="rows behind the headline figures: all = every row (majority label); majority = the FER+ "
+                        "official protocol (votes of 1 dropped, the top emotion must hold > half of the rest, "
+                        "unknown/NF winners dropped). The JSON reports both whenever the data has FER+ votes")
     p.add_argument("--limit", type=int, default=None, help="evaluate a fixed random subset of this many images")
     p.add_argument("--seed", type=int, default=0, help="degradation / subset seed")
     p.add_argument("--batch-size", type=int, default=256)
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
+    """Accuracy, macro F1, mean class accuracy (the mean of the per-class recalls over the classes
+    present) and per class recall / precision / F1 / n, and the confusion matrix."""
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
     k = len(labels)
     y_true = np.asarray(y_true)
@@ -108,10 +114,30 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, .
         "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
         "macro_f1_all_classes": float(f1_score(y_true, y_pred, labels=list(range(k)), average="macro", zero_division=0)),
         "mean_class_accuracy": float(rec[present].mean()) if present.any() else float("nan"),
-        "per_class": {labels[i]: {"accuracy": float(rec[i]), "precision": float(prec[i]), "f1": float(f1[i]),
-                                  "n": int(sup[i])} for i in range(k)},
+        "per_class": {labels[i]: {"recall": float(rec[i]), "accuracy": float(rec[i]), "precision": float(prec[i]),
+                                  "f1": float(f1[i]), "n": int(sup[i])} for i in range(k)},
         "confusion": cm.tolist(),
     }
+
+
+PROTOCOLS = ("all", "majority")
+
+
+def protocol_rows(votes: np.ndarray | None, labels: np.ndarray, classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{protocol: (row indices, true labels)}: "all" = every row with its label; "majority" = the
+    FER+ official majority protocol (`lrdif.training.datasets.ferplus_majority`), only where the
+    data has FER+ votes."""
+    out = {"all": (np.arange(len(labels)), np.asarray(labels))}
+    if votes is not None:
+        from lrdif.training.datasets import ferplus_majority
+        keep, winner = ferplus_majority(votes, classes)
+        out["majority"] = (np.flatnonzero(keep), winner[keep])
+    return out
+
+
+def metrics_by_protocol(pred: np.ndarray, rows: dict[str, tuple[np.ndarray, np.ndarray]],
+                        labels: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {p: compute_metrics(y, pred[idx], labels) for p, (idx, y) in rows.items()}
 
 
 # ----------------------------------------------------------------------------- core
@@ -129,31 +155,15 @@ def _load_ckpt(path: Path):
         raise EvalError(f"cannot load checkpoint {path}: {e}") from None
 
 
-class _Features:
-    """Captures the classifier input (penultimate UDCformer features)."""
-
-    def __init__(self, model) -> None:
-        self.buf: list[torch.Tensor] = []
-        self.h = model.udcformer.classifier.register_forward_pre_hook(lambda m, inp: self.buf.append(inp[0].detach()))
-
-    def take(self) -> torch.Tensor:
-        out = torch.cat(self.buf) if self.buf else torch.zeros(0)
-        self.buf = []
-        return out
-
-    def close(self) -> None:
-        self.h.remove()
-
-
 def _logits(model, stage: int, crops, kind: str, seed: int, steps: int | None, start: str, bs: int,
-            progress: bool = False) -> torch.Tensor:
+            progress: bool = False, features: bool = False):
     from lrdif.training.degrade import make_degradation
-    from lrdif.training.train import predict_logits
+    from lrdif.training.inference import predict_logits
     deg = None if kind == "none" else make_degradation(kind)
-    logits, _ = predict_logits(model, crops.crops, crops.landmarks, stage=stage, labels=crops.labels,
-                               degradation=deg, seed=seed, batch_size=bs, steps=steps, start=start,
-                               progress=progress)
-    return logits
+    logits, feats = predict_logits(model, crops.crops, crops.landmarks, stage=stage, labels=crops.labels,
+                                   degradation=deg, seed=seed, batch_size=bs, steps=steps, start=start,
+                                   progress=progress, return_features=features)
+    return (logits, feats) if features else logits
 
 
 def _kinds(spec: str) -> list[str]:
@@ -168,26 +178,33 @@ def _kinds(spec: str) -> list[str]:
 
 
 def evaluate_checkpoint(model, cfg, stage: int, crops, kinds: list[str], labels, *, seed: int = 0,
-                        steps: int | None = None, start: str = "zero", bs: int = 256, progress: bool = False
-                        ) -> dict[str, Any]:
-    """Metrics per degradation kind + the mean accuracy over kinds."""
+                        steps: int | None = None, start: str = "zero", bs: int = 256, progress: bool = False,
+                        rows: dict | None = None) -> dict[str, Any]:
+    """Metrics per degradation kind (of the `rows` protocol given first; default all rows), each
+    with `protocols` = metrics under every protocol of `rows`."""
+    rows = rows or protocol_rows(None, crops.labels.numpy(), len(labels))
+    first = next(iter(rows))
     per = {}
-    y = crops.labels.numpy()
     for k in kinds:
         pred = _logits(model, stage, crops, k, seed, steps, start, bs, progress).argmax(1).numpy()
-        per[k] = compute_metrics(y, pred, labels)
+        by = metrics_by_protocol(pred, rows, labels)
+        per[k] = dict(by[first], protocols=by)
     return per
 
 
-def run(args) -> dict[str, Any]:
-    t0 = time.time()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from lrdif.sdk.labels import labels_for
-    from lrdif.training.data import prepare_crops, resolve_data_path
-    from lrdif.training.datasets import DatasetError, load_dataset
+@dataclass
+class _Loaded:
+    model: Any
+    cfg: Any
+    ckpt: dict
+    path: Path
+    stage: int
+    classes: int
+    labels: tuple
 
-    kinds = _kinds(args.degradation)
+
+def _load_model(args) -> _Loaded:
+    from lrdif.sdk.labels import labels_for
     ckpt_path = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     model, cfg, ckpt = _load_ckpt(ckpt_path)
     stage = int(ckpt.get("stage", 2))
@@ -200,19 +217,16 @@ def run(args) -> dict[str, Any]:
         if stage == 1 or not cfg.diffusion:
             raise EvalError(f"--steps needs a stage-2 checkpoint trained with diffusion ({ckpt_path} is "
                             f"stage {stage}, diffusion={cfg.diffusion})")
-    labels = labels_for(classes)
+    return _Loaded(model, cfg, ckpt, ckpt_path, stage, classes, labels_for(classes))
 
-    data_path = resolve_data_path(args.data)
-    split = args.split
-    from lrdif.training.datasets import SPLIT_CODES, normalise_split
+
+def _split_indices(args, ds_all, data_path) -> tuple[np.ndarray, str]:
+    from lrdif.training.datasets import SPLIT_CODES, DatasetError, normalise_split
     try:
-        want = normalise_split(split)
-        # the landmark cache is keyed by the whole file's pixels: compute (or reuse) it for every image,
-        # then select the split, so all splits share one cache
-        ds_all = load_dataset(data_path, None, classes)
+        want = normalise_split(args.split)
     except DatasetError as e:
         raise EvalError(str(e)) from None
-    if split is None:
+    if args.split is None:
         want = "test" if ds_all.split is not None and (ds_all.split == 2).any() else None
     split = want or "all"
     if want is None:
@@ -227,70 +241,118 @@ def run(args) -> dict[str, Any]:
     if len(idx) == 0:
         raise EvalError(f"{data_path}: no images for split {split!r}")
     if args.limit and len(idx) > args.limit:
-        rs = np.random.RandomState(args.seed)
-        idx = np.sort(rs.choice(idx, args.limit, replace=False))
+        idx = np.sort(np.random.RandomState(args.seed).choice(idx, args.limit, replace=False))
+    return idx, split
+
+
+def _load_data(args, m: _Loaded):
+    """(dataset rows evaluated, their crops, split name, data path, crop info)."""
+    from lrdif.training.data import prepare_crops, resolve_data_path
+    from lrdif.training.datasets import DatasetError, load_dataset
+
+    data_path = resolve_data_path(args.data)
+    try:
+        # the landmark cache is keyed by the whole file's pixels: compute (or reuse) it for every image,
+        # then select the split, so all splits share one cache
+        ds_all = load_dataset(data_path, None, m.classes)
+    except DatasetError as e:
+        raise EvalError(str(e)) from None
+    idx, split = _split_indices(args, ds_all, data_path)
     ds = ds_all.subset(idx, name=ds_all.name)
     try:
-        crops_all, cinfo = prepare_crops(ds_all, size=cfg.input_size, cache_dir=args.cache_dir, progress=args.progress)
+        crops_all, cinfo = prepare_crops(ds_all, size=m.cfg.input_size, cache_dir=args.cache_dir, progress=args.progress)
     except Exception as e:
         raise EvalError(f"cannot compute face crops for {data_path}: {e}") from None
     crops = crops_all.subset(idx)
-    del crops_all
     cinfo = dict(cinfo, faces_found=int(crops.found.sum()), faces_missing=int((~crops.found).sum()))
+    return ds, crops, split, data_path, cinfo
 
-    per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, steps=args.steps,
-                              start=args.start, bs=args.batch_size, progress=args.progress)
-    steps_used = (args.steps or cfg.diffusion_steps) if (stage == 2 and cfg.diffusion) else 0
-    report: dict[str, Any] = {}
+
+def _headline(per: dict[str, Any], kinds: list[str], labels) -> dict[str, Any]:
+    """The top-level figures: the kind's metrics, or the mean over several kinds."""
     if len(kinds) == 1:
-        report.update(per[kinds[0]])
-    else:
-        report["accuracy"] = float(np.mean([per[k]["accuracy"] for k in kinds]))
-        report["macro_f1"] = float(np.mean([per[k]["macro_f1"] for k in kinds]))
-        report["n"] = per[kinds[0]]["n"]
-        report["per_class"] = {c: {"accuracy": float(np.mean([per[k]["per_class"][c]["accuracy"] for k in kinds])),
-                                   "n": per[kinds[0]]["per_class"][c]["n"]} for c in labels}
-        report["confusion"] = np.sum([per[k]["confusion"] for k in kinds], axis=0).tolist()
+        return dict(per[kinds[0]])
+    mean = lambda key: float(np.mean([per[k][key] for k in kinds]))  # noqa: E731
+    return {"accuracy": mean("accuracy"), "macro_f1": mean("macro_f1"),
+            "mean_class_accuracy": mean("mean_class_accuracy"), "n": per[kinds[0]]["n"],
+            "per_class": {c: {"recall": float(np.mean([per[k]["per_class"][c]["recall"] for k in kinds])),
+                              "accuracy": float(np.mean([per[k]["per_class"][c]["recall"] for k in kinds])),
+                              "n": per[kinds[0]]["per_class"][c]["n"]} for c in labels},
+            "confusion": np.sum([per[k]["confusion"] for k in kinds], axis=0).tolist(),
+            "per_degradation": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"],
+                                    "mean_class_accuracy": v["mean_class_accuracy"]} for k, v in per.items()},
+            "per_degradation_full": per}
+
+
+def _protocol_summary(per: dict[str, Any], kinds: list[str]) -> dict[str, Any]:
+    """{protocol: {n, accuracy, mean_class_accuracy, per_class_recall, per_degradation}} for the JSON."""
+    out = {}
+    for p in per[kinds[0]]["protocols"]:
+        ms = {k: per[k]["protocols"][p] for k in kinds}
+        out[p] = {"n": ms[kinds[0]]["n"],
+                  "accuracy": float(np.mean([v["accuracy"] for v in ms.values()])),
+                  "mean_class_accuracy": float(np.mean([v["mean_class_accuracy"] for v in ms.values()])),
+                  "per_degradation": {k: {"accuracy": v["accuracy"], "mean_class_accuracy": v["mean_class_accuracy"],
+                                          "macro_f1": v["macro_f1"],
+                                          "per_class_recall": {c: r["recall"] for c, r in v["per_class"].items()},
+                                          "confusion": v["confusion"]} for k, v in ms.items()}}
+    return out
+
+
+def run(args) -> dict[str, Any]:
+    t0 = time.time()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    kinds = _kinds(args.degradation)
+    m = _load_model(args)
+    ds, crops, split, data_path, cinfo = _load_data(args, m)
+    rows = protocol_rows(ds.votes, ds.labels, m.classes)
+    if args.protocol not in rows:
+        raise EvalError(f"--protocol {args.protocol}: {data_path} has no FER+ votes (use --protocol all)")
+    rows = {args.protocol: rows[args.protocol], **rows}     # the chosen protocol drives the headline
+    per = evaluate_checkpoint(m.model, m.cfg, m.stage, crops, kinds, m.labels, seed=args.seed, steps=args.steps,
+                              start=args.start, bs=args.batch_size, progress=args.progress, rows=rows)
+    steps_used = (args.steps or m.cfg.diffusion_steps) if (m.stage == 2 and m.cfg.diffusion) else 0
+    report = _headline(per, kinds, m.labels)
     report.update({
-        "per_degradation": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in per.items()}
-        if len(kinds) > 1 else None,
-        "per_degradation_full": per if len(kinds) > 1 else None,
+        "protocol": args.protocol, "protocols": _protocol_summary(per, kinds),
         "degradation": kinds[0] if len(kinds) == 1 else kinds,
         "steps": steps_used, "start": args.start if steps_used else None,
-        "stage": stage, "uses_ground_truth_labels": stage == 1,
-        "checkpoint": str(ckpt_path), "preset": ckpt.get("preset"), "config": cfg.to_dict(),
-        "classes": classes, "labels": list(labels), "split": split, "data": str(data_path),
+        "stage": m.stage, "uses_ground_truth_labels": m.stage == 1,
+        "checkpoint": str(m.path), "preset": m.ckpt.get("preset"), "config": m.cfg.to_dict(),
+        "classes": m.classes, "labels": list(m.labels), "split": split, "data": str(data_path),
         "dataset": ds.name, "layout": ds.meta.get("layout"), "seed": args.seed,
         "faces_found": cinfo.get("faces_found"), "faces_missing": cinfo.get("faces_missing"),
-        "checkpoint_meta": {k: v for k, v in (ckpt.get("meta") or {}).items()
+        "checkpoint_meta": {k: v for k, v in (m.ckpt.get("meta") or {}).items()
                             if k in ("epoch", "global_step", "val_acc", "loss", "degradations", "dedup", "dataset")},
     })
     report = {k: v for k, v in report.items() if v is not None}
-
-    if args.confusion:
-        from lrdif.training.plots import plot_confusion
-        plot_confusion(np.array(report["confusion"]), labels, args.confusion,
-                       title=f"{ckpt.get('preset')} stage {stage} | {ds.name} {split} | {args.degradation} | "
-                             f"acc {100 * report['accuracy']:.2f}%")
-        report["confusion_png"] = str(args.confusion)
-
-    if args.steps_curve:
-        report["steps_curve"] = _steps_curve(args, model, cfg, stage, crops, kinds, labels)
-
-    if args.tsne:
-        report["tsne"] = _tsne(args, model, cfg, stage, crops, kinds, labels, ds.name)
-
-    if args.ablation:
-        report["ablation"] = _ablation(args, crops, kinds, labels, classes, (model, cfg, ckpt, ckpt_path))
-
+    _extras(args, report, m, crops, kinds, ds.name, split, rows)
     report["seconds"] = round(time.time() - t0, 1)
     if args.json:
-        p = Path(args.json)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(report, indent=2))
-        os.replace(tmp, p)
+        _write_json(args.json, report)
     return report
+
+
+def _write_json(path: str | Path, obj: Any) -> None:
+    from lrdif.sdk.fileio import atomic_write_bytes
+    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
+
+
+def _extras(args, report: dict, m: _Loaded, crops, kinds: list[str], name: str, split: str, rows: dict) -> None:
+    """Confusion PNG, steps curve, t-SNE and ablation rows, as asked."""
+    if args.confusion:
+        from lrdif.training.plots import plot_confusion
+        plot_confusion(np.array(report["confusion"]), m.labels, args.confusion,
+                       title=f"{m.ckpt.get('preset')} stage {m.stage} | {name} {split} ({args.protocol}) | "
+                             f"{args.degradation} | acc {100 * report['accuracy']:.2f}%")
+        report["confusion_png"] = str(args.confusion)
+    if args.steps_curve:
+        report["steps_curve"] = _steps_curve(args, m.model, m.cfg, m.stage, crops, kinds, m.labels)
+    if args.tsne:
+        report["tsne"] = _tsne(args, m.model, m.cfg, m.stage, crops, kinds, m.labels, name)
+    if args.ablation:
+        report["ablation"] = _ablation(args, crops, kinds, m.labels, m.classes, (m.model, m.cfg, m.ckpt, m.path), rows)
 
 
 def _steps_curve(args, model, cfg, stage, crops, kinds, labels) -> dict[str, Any]:
@@ -313,10 +375,7 @@ def _steps_curve(args, model, cfg, stage, crops, kinds, labels) -> dict[str, Any
     from lrdif.training.plots import plot_steps_curve
     plot_steps_curve(steps, accs, png, title=f"Accuracy vs diffusion iterations (trained with T={cfg.diffusion_steps})")
     out = {"steps": steps, "accuracy": accs, "trained_steps": cfg.diffusion_steps, "png": png}
-    jp = Path(png).with_suffix(".json")
-    tmp = jp.with_name(f".{jp.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, jp)
+    _write_json(Path(png).with_suffix(".json"), out)
     return out
 
 
@@ -328,16 +387,11 @@ def _tsne(args, model, cfg, stage, crops, kinds, labels, name) -> dict[str, Any]
     sub = crops.subset(np.sort(rs.choice(len(crops), n, replace=False)))
     groups_k = ["none"] + [k for k in kinds if k != "none"]
     feats, labs, groups = [], [], []
-    hook = _Features(model)
-    try:
-        for gi, k in enumerate(groups_k):
-            _logits(model, stage, sub, k, args.seed, args.steps, args.start, args.batch_size)
-            f = hook.take()
-            feats.append(f.numpy())
-            labs.append(sub.labels.numpy())
-            groups.append(np.full(len(f), gi))
-    finally:
-        hook.close()
+    for gi, k in enumerate(groups_k):
+        _, f = _logits(model, stage, sub, k, args.seed, args.steps, args.start, args.batch_size, features=True)
+        feats.append(f.numpy())
+        labs.append(sub.labels.numpy())
+        groups.append(np.full(len(f), gi))
     X = np.concatenate(feats)
     perp = float(min(30.0, max(2.0, (len(X) - 1) / 3.0)))
     emb = TSNE(n_components=2, perplexity=perp, init="pca", random_state=args.seed).fit_transform(X)
@@ -355,8 +409,16 @@ def _components(stage: int, cfg, ckpt) -> dict[str, bool]:
             "insert_noise": stage == 2 and bool(cfg.diffusion) and bool(cfg.insert_noise)}
 
 
-def _ablation(args, crops, kinds, labels, classes, main_model) -> list[dict[str, Any]]:
-    rows = []
+def _ablation_row(name: str, path, stage: int, cfg, ckpt, per: dict, kinds: list[str]) -> dict[str, Any]:
+    return {"name": name, "checkpoint": str(path), "stage": stage, **_components(stage, cfg, ckpt),
+            "accuracy": float(np.mean([per[k]["accuracy"] for k in kinds])),
+            "per_degradation": {k: per[k]["accuracy"] for k in kinds},
+            "macro_f1": float(np.mean([per[k]["macro_f1"] for k in kinds])),
+            "mean_class_accuracy": float(np.mean([per[k]["mean_class_accuracy"] for k in kinds]))}
+
+
+def _ablation(args, crops, kinds, labels, classes, main_model, rows) -> list[dict[str, Any]]:
+    out = []
     for item in args.ablation:
         name, sep, path = item.partition("=")
         if not sep:
@@ -368,33 +430,34 @@ def _ablation(args, crops, kinds, labels, classes, main_model) -> list[dict[str,
             raise EvalError(f"--ablation {name}: {path} uses {cfg.input_size}px crops, the main checkpoint "
                             f"{crops.crops.shape[-1]}px; evaluate checkpoints of one preset together")
         stage = int(ckpt.get("stage", 2))
-        per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, bs=args.batch_size)
-        rows.append({"name": ABLATION_NAMES.get(name.upper(), name), "checkpoint": path, "stage": stage,
-                     **_components(stage, cfg, ckpt), "accuracy": float(np.mean([per[k]["accuracy"] for k in kinds])),
-                     "per_degradation": {k: per[k]["accuracy"] for k in kinds},
-                     "macro_f1": float(np.mean([per[k]["macro_f1"] for k in kinds]))})
+        per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, bs=args.batch_size, rows=rows)
+        out.append(_ablation_row(ABLATION_NAMES.get(name.upper(), name), path, stage, cfg, ckpt, per, kinds))
     # inference-time variant of the main checkpoint: reverse chain started from noise instead of 0
     model, cfg, ckpt, cpath = main_model
     stage = int(ckpt.get("stage", 2))
     if stage == 2 and cfg.diffusion:
         alt = "noise" if args.start == "zero" else "zero"
-        per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, start=alt, bs=args.batch_size)
-        rows.append({"name": f"main checkpoint, inference Z_T = {'N(0,I)' if alt == 'noise' else '0'}",
-                     "checkpoint": str(cpath), "stage": 2, **_components(stage, cfg, ckpt),
-                     "accuracy": float(np.mean([per[k]["accuracy"] for k in kinds])),
-                     "per_degradation": {k: per[k]["accuracy"] for k in kinds},
-                     "macro_f1": float(np.mean([per[k]["macro_f1"] for k in kinds])), "inference_variant": True})
-    return rows
+        per = evaluate_checkpoint(model, cfg, stage, crops, kinds, labels, seed=args.seed, start=alt,
+                                  bs=args.batch_size, rows=rows)
+        row = _ablation_row(f"main checkpoint, inference Z_T = {'N(0,I)' if alt == 'noise' else '0'}", cpath, 2,
+                            cfg, ckpt, per, kinds)
+        out.append(dict(row, inference_variant=True))
+    return out
 
 
 def _print_summary(r: dict[str, Any]) -> None:
     deg = r["degradation"] if isinstance(r["degradation"], str) else ",".join(r["degradation"])
     print(f"{r['dataset']} [{r['split']}] n={r['n']} degradation={deg} stage={r['stage']} steps={r['steps']}"
           f"{' (ground-truth label prior)' if r['uses_ground_truth_labels'] else ''}")
-    print(f"accuracy {100 * r['accuracy']:.2f}%  macro-F1 {100 * r['macro_f1']:.2f}%")
+    print(f"[{r['protocol']}] accuracy {100 * r['accuracy']:.2f}%  mean class accuracy "
+          f"{100 * r['mean_class_accuracy']:.2f}%  macro-F1 {100 * r['macro_f1']:.2f}%")
     if r.get("per_degradation"):
         print("  " + "  ".join(f"{k}: {100 * v['accuracy']:.2f}%" for k, v in r["per_degradation"].items()))
-    print("per class: " + ", ".join(f"{c} {100 * v['accuracy']:.1f}% (n={v['n']})" for c, v in r["per_class"].items()))
+    print("per-class recall: " + ", ".join(f"{c} {100 * v['recall']:.1f}% (n={v['n']})" for c, v in r["per_class"].items()))
+    for p, v in r["protocols"].items():
+        if p != r["protocol"]:
+            print(f"[{p}] n={v['n']} accuracy {100 * v['accuracy']:.2f}%  mean class accuracy "
+                  f"{100 * v['mean_class_accuracy']:.2f}%")
     if "steps_curve" in r:
         sc = r["steps_curve"]
         for k, ys in sc["accuracy"].items():

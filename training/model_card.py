@@ -46,6 +46,8 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
     from lrdif.training.model import LRDif, LRDifConfig, LRDifInference, count_macs, count_params
     model_cfg = LRDifConfig.from_dict(cfg)
     inf = LRDifInference(LRDif(model_cfg))
+    from lrdif.training.inference import model_metadata
+    md = model_metadata(model_cfg, str(ckpt.get("preset")))
     lines = [
         "# Model card: lrdif-mobile",
         "",
@@ -58,8 +60,8 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
         f"| architecture | LRDif stage 2 (UDCformer + PNET_S2 + {model_cfg.diffusion_steps}-step EPR diffusion), preset `{ckpt.get('preset')}` |",
         f"| inference parameters / MACs | {count_params(inf):,} / {count_macs(inf, model_cfg) / 1e6:.1f} M at {model_cfg.input_size}x{model_cfg.input_size} |",
         f"| labels (order) | {', '.join(labels)} |",
-        f"| input | {model_cfg.input_size}x{model_cfg.input_size} RGB crop, NCHW float32, (pixel/255 - 0.5)/0.5; "
-        "FaceMesh 468 landmarks (B, 468, 2) in crop-normalised [0, 1] |",
+        f"| input | {model_cfg.input_size}x{model_cfg.input_size} RGB crop, NCHW float32, (pixel/255 - {md.mean[0]})/"
+        f"{md.std[0]} (`ModelMetadata`); FaceMesh 468 landmarks (B, 468, 2) in crop-normalised [0, 1] |",
         "| crop | `CropSpec` in `lrdif/sdk/metadata.py`: eye-aligned square around the FaceMesh landmarks |",
         f"| training data | FERPlus ({meta.get('dataset')}), Training split: {meta.get('n_train')} images after "
         f"dedup; degradations mixed on the fly: {', '.join(meta.get('degradations', []))} |",
@@ -83,6 +85,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
             e = evals.get((proto, cond))
             row.append("-" if e is None else f"{e['accuracy']:.4f} (n={e['n']}, F1 {e['macro_f1']:.3f})")
         lines.append(f"| {pname} | " + " | ".join(row) + " |")
+        lines += _protocol_rows(evals, proto, pname)
     e = evals.get(("private", "clean"))
     if e and isinstance(e.get("per_class"), dict):
         lines += ["", "Per class, PrivateTest clean:", "", "| class | accuracy | n |", "|---|---|---|"]
@@ -101,6 +104,19 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str]) -> str:
     lines += train_commands
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _protocol_rows(evals: dict, proto: str, pname: str) -> list[str]:
+    """Mean class accuracy (all rows) and the FER+ majority protocol, where the eval JSONs have them."""
+    out = []
+    for label, get in (("mean class accuracy", lambda e: e.get("mean_class_accuracy")),
+                       ("FER+ majority protocol", lambda e: (e.get("protocols") or {}).get("majority", {}).get("accuracy")),
+                       ("FER+ majority, mean class accuracy",
+                        lambda e: (e.get("protocols") or {}).get("majority", {}).get("mean_class_accuracy"))):
+        vals = [get(evals[(proto, c)]) if (proto, c) in evals else None for c, _ in CONDITIONS]
+        if any(v is not None for v in vals):
+            out.append(f"| {pname}, {label} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in vals) + " |")
+    return out
 
 
 def _analyses(folder: Path) -> list[str]:

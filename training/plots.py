@@ -19,12 +19,13 @@ def _plt():
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
+    from lrdif.sdk.fileio import atomic_write
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix or '.png'}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-    _plt().close(fig)
+    fmt = (path.suffix or ".png")[1:]
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=120, bbox_inches="tight"))
+    finally:
+        _plt().close(fig)
     return path
 
 

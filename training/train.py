@@ -21,29 +21,24 @@ Outputs in --out: train_log.csv, curves.png, last.pt (each epoch; EMA weights if
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import dataclasses
-import hashlib
 import json
-import math
-import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 __all__ = ["main", "build_parser", "TrainError", "parse_degradations"]
 
 DEFAULT_DEGRADATIONS = "none:0.25,udc-toled:0.25,udc-poled:0.25,lowlight:0.25"
 
 
-class TrainError(RuntimeError):
-    """A user-facing training failure (bad input, mismatched checkpoint, non-finite loss...)."""
+from lrdif.training.distributed import Dist, cleanup as _dist_cleanup
+from lrdif.training.errors import TrainError
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -104,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: 1 per process under torchrun)")
     p.add_argument("--log-every", type=int, default=50, help="CSV/progress row every N steps")
     p.add_argument("--cache-dir", default=None, help="landmark cache folder (default $LRDIF_CACHE_DIR / user cache)")
+    p.add_argument("--model-version", default=None,
+                   help="version recorded in the checkpoints and carried by every exported artifact")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--debug-nan-step", type=int, default=None, help=argparse.SUPPRESS)  # test hook
     return p
@@ -146,340 +143,15 @@ def main(argv: list[str] | None = None) -> int:
         _dist_cleanup()
 
 
-# ----------------------------------------------------------------------------- distributed
+# ----------------------------------------------------------------------------- setup
 
 
-class _Dist:
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.enabled = self.world > 1
-        if self.enabled:
-            import torch.distributed as dist
-            if not dist.is_initialized():
-                dist.init_process_group("gloo")
-            self.dist = dist
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.enabled:
-            self.dist.barrier()
-
-    def allreduce_grads(self, params: list[torch.nn.Parameter]) -> None:
-        if not self.enabled:
-            return
-        params = [p for p in params if p.grad is not None]  # same set on every rank (same code path)
-        if not params:
-            return
-        grads = [p.grad for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        self.dist.all_reduce(flat)
-        flat /= self.world
-        off = 0
-        for p, g in zip(params, grads):
-            n = g.numel()
-            p.grad = flat[off:off + n].view_as(p).clone()
-            off += n
-
-    def broadcast_params(self, model: torch.nn.Module) -> None:
-        if self.enabled:
-            for t in list(model.parameters()) + list(model.buffers()):
-                self.dist.broadcast(t.data, 0)
-
-    def any_flag(self, flag: bool) -> bool:
-        if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
-        self.dist.all_reduce(t)
-        return bool(t.item() > 0)
-
-    def sum_tensor(self, t: torch.Tensor) -> torch.Tensor:
-        if self.enabled:
-            self.dist.all_reduce(t)
-        return t
-
-
-def _dist_cleanup() -> None:
-    try:
-        import torch.distributed as dist
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-    except Exception:
-        pass
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _log(msg: str, dist: _Dist | None = None) -> None:
+def _log(msg: str, dist: Dist | None = None) -> None:
     if dist is None or dist.main:
         print(f"[lrdif-train] {msg}", file=sys.stderr, flush=True)
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _image_hashes(images: np.ndarray) -> list[bytes]:
-    return [hashlib.blake2b(im.tobytes(), digest_size=16).digest() for im in images]
-
-
-def dedup_against_test(images: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Boolean keep-mask over all rows: False for TRAINING rows whose pixels exactly equal a
-    PublicTest/PrivateTest image. Returns (keep, info)."""
-    hashes = _image_hashes(images)
-    test_h = {h for h, s in zip(hashes, split) if s in (1, 2)}
-    keep = np.ones(len(images), bool)
-    for i, (h, s) in enumerate(zip(hashes, split)):
-        if s == 0 and h in test_h:
-            keep[i] = False
-    groups = {h for h, s in zip(hashes, split) if s == 0 and h in test_h}
-    return keep, {"dedup_removed_train_images": int((~keep).sum()), "dedup_groups_spanning": len(groups)}
-
-
-class _EMA:
-    """EMA of the weights with the usual warm-up: decay_n = min(decay, (1 + n) / (10 + n)), so the
-    average forgets the random initialisation within a few hundred steps even in short runs."""
-
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.updates = 0
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for k, v in model.state_dict().items():
-            s = self.shadow[k]
-            if v.is_floating_point():
-                s.mul_(d).add_(v.detach(), alpha=1 - d)
-            else:
-                s.copy_(v)
-
-    def state_dict(self) -> dict:
-        return self.shadow
-
-
-def _lr_lambda(total: int, warmup: int, floor: float):
-    def f(step: int) -> float:
-        if warmup > 0 and step < warmup:
-            return (step + 1) / warmup
-        prog = min(1.0, (step - warmup) / max(1, total - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * prog))
-    return f
-
-
-def _rng_for(seed: int, *parts: int) -> torch.Generator:
-    g = torch.Generator()
-    s = seed
-    for p in parts:
-        s = (s * 1_000_003 + p + 7919) % (2 ** 63 - 1)
-    g.manual_seed(s)
-    return g
-
-
-# ----------------------------------------------------------------------------- model / checkpoint
-
-
-def _build_config(preset: str, classes: int, args) -> Any:
-    from lrdif.training.model import PRESETS, get_config
-    if preset not in PRESETS:
-        raise TrainError(f"unknown preset {preset!r}; valid presets: {', '.join(sorted(PRESETS))}")
-    ov: dict[str, Any] = {"num_classes": classes}
-    if args.no_diffusion:
-        ov["diffusion"] = False
-    if args.no_insert_noise:
-        ov["insert_noise"] = False
-    try:
-        return get_config(preset, **ov)
-    except ValueError as e:
-        raise TrainError(str(e)) from None
-
-
-def _load_teacher(path: Path, args) -> tuple[Any, Any, dict]:
-    """A stage-1 checkpoint, or a stage-1 train_state.pt (its raw, non-EMA weights)."""
-    from lrdif.training.checkpoint import load_checkpoint
-    if not path.is_file():
-        raise TrainError(f"stage-1 teacher checkpoint not found: {path} (train stage1 first or pass --teacher)")
-    if path.name.endswith("train_state.pt") or "train_state" in path.name:
-        from lrdif.training.model import LRDif, LRDifConfig
-        try:
-            st = torch.load(path, map_location="cpu", weights_only=False)
-            if st.get("format") != "lrdif.train_state/1":
-                raise ValueError("not an lrdif training state")
-            if st.get("stage") != 1:
-                raise ValueError(f"training state is stage {st.get('stage')}, expected stage 1")
-            cfg = LRDifConfig.from_dict(st["config"])
-            model = LRDif(cfg)
-            model.load_state_dict(st["model"])
-        except Exception as e:
-            raise TrainError(f"cannot use teacher training state {path}: {e}") from None
-        return model, cfg, {"preset": st.get("preset"), "stage": 1,
-                            "meta": {"source": "train_state (raw weights)", "global_step": st.get("global_step")}}
-    try:
-        model, cfg, ckpt = load_checkpoint(str(path), expected_stage=1)
-    except Exception as e:
-        raise TrainError(f"cannot use teacher checkpoint {path}: {e}") from None
-    return model, cfg, ckpt
-
-
-# ----------------------------------------------------------------------------- evaluation (shared)
-
-
-@torch.no_grad()
-def predict_logits(model, crops_u8: torch.Tensor, landmarks: torch.Tensor, *, stage: int,
-                   labels: torch.Tensor | None = None, degradation=None, seed: int = 0,
-                   batch_size: int = 256, steps: int | None = None, start: str = "zero",
-                   return_features: bool = False, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits (N,K) for uint8 crops under a degradation (deterministic given seed). stage 1 uses the
-    labels (LRDif_S1, ground truth prior); stage 2 runs the reverse diffusion from Z_T = 0
-    (`start="zero"`, the exported inference path) or from N(0, I) (`start="noise"`).
-    Features (optional) are the EPR fed to the UDCformer (Z or z_hat)."""
-    from lrdif.training.data import normalise
-    was = model.training
-    model.eval()
-    gen = _rng_for(seed, 12345)
-    outs, feats = [], []
-    n = crops_u8.shape[0]
-    it = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, desc="eval", unit="batch", leave=False)
-    for i in it:
-        x = crops_u8[i:i + batch_size].float() / 255.0
-        if degradation is not None:
-            x = degradation(x, gen).clamp_(0, 1)
-        x = normalise(x)
-        lm = landmarks[i:i + batch_size]
-        if stage == 1:
-            logits, z = model.forward_stage1(x, lm, labels[i:i + batch_size])
-        else:
-            if start == "noise" and model.cfg.diffusion:
-                # chain from a random Z_T (the noise the chain was trained to denoise)
-                zt = torch.randn(x.shape[0], model.cfg.epr_dim, generator=gen)
-                z = _estimate_from(model, x, zt, steps)
-                logits = model.udcformer(x, lm, z)
-            else:
-                logits, z = model.forward_stage2(x, lm, steps=steps)
-        outs.append(logits.float())
-        if return_features:
-            feats.append(z.float())
-    model.train(was)
-    return torch.cat(outs) if outs else torch.zeros(0), (torch.cat(feats) if return_features and feats else None)
-
-
-def _estimate_from(model, x: torch.Tensor, z_T: torch.Tensor, steps: int | None) -> torch.Tensor:
-    from lrdif.training.model.lrdif import make_schedule, reverse_chain, sinusoidal_table
-    cfg = model.cfg
-    cond = model.pnet_s2(x)
-    n = cfg.diffusion_steps if steps is None else int(steps)
-    sched = make_schedule(n, cfg.beta_start, cfg.beta_end)
-    table = model.time_table if n == cfg.diffusion_steps else sinusoidal_table(n, cfg.time_emb_dim, cfg.diffusion_steps).to(cond)
-    return reverse_chain(model.denoiser, z_T, cond, table, sched)
-
-
-# ----------------------------------------------------------------------------- main loop
-
-
-def _train_forward(model, stage: int, prior_only: bool, x_in: torch.Tensor, x_clean: torch.Tensor,
-                   lm: torch.Tensor, y: torch.Tensor):
-    """One training forward -> (logits or None, teacher Z or None, estimated Z or None).
-    Stage 1: Z from FPEN_S1(label, degraded crop). Stage 2: teacher Z from the frozen FPEN_S1 on the
-    CLEAN crop; the prior-only warm-up runs PNET_S2 + denoiser alone."""
-    if stage == 1:
-        logits, _z = model.forward_stage1(x_in, lm, y)
-        return logits, None, None
-    with torch.autocast("cpu", enabled=False):  # the KL target stays float32 under --amp bf16
-        z_t = model.teacher_epr(x_clean, y)
-    if prior_only:
-        return None, z_t, model.estimate_epr(x_in, z_t)
-    logits, z_hat = model.forward_stage2(x_in, lm, z_teacher=z_t)
-    return logits, z_t, z_hat
-
-
-def _prepare_data(args, dist: _Dist, classes: int, input_size: int):
-    from lrdif.training.data import prepare_crops, resolve_data_path
-    from lrdif.training.datasets import DatasetError, load_dataset
-
-    path = resolve_data_path(args.data)
-    try:
-        ds = load_dataset(path, split=None, classes=classes, progress=dist.main and not args.no_progress)
-    except DatasetError as e:
-        raise TrainError(str(e)) from None
-    info: dict[str, Any] = {"data": str(path), "dataset": ds.name, "n_total": len(ds), "classes": classes}
-    if len(ds) == 0:
-        raise TrainError(f"{path}: dataset is empty")
-    # landmark cache: rank 0 computes (and writes the disk cache) first, the others then read it
-    t0 = time.time()
-    try:
-        if dist.main:
-            crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=not args.no_progress)
-        dist.barrier()
-        if not dist.main:
-            crops, cinfo = prepare_crops(ds, size=input_size, cache_dir=args.cache_dir, progress=False)
-    except (RuntimeError, OSError, ValueError) as e:
-        raise TrainError(f"cannot compute the face crops / landmark cache for {path}: {e}") from None
-    info.update(cinfo)
-    info["crop_seconds"] = round(time.time() - t0, 1)
-
-    n = len(ds)
-    if ds.split is not None:
-        train_mask = ds.split == 0
-        val_idx = np.flatnonzero(ds.split == 1)
-        val_src = "PublicTest (split 1)"
-        if args.dedup:
-            keep, dinfo = dedup_against_test(ds.images, ds.split)
-            train_mask &= keep
-            info.update(dinfo)
-            _log(f"--dedup: removed {dinfo['dedup_removed_train_images']} training images that duplicate a "
-                 f"test-split image ({dinfo['dedup_groups_spanning']} distinct images)", dist)
-        train_idx = np.flatnonzero(train_mask)
-        if len(val_idx) == 0:  # e.g. RAF-DB / KDEF: hold out 10% of train
-            rs = np.random.RandomState(1234)
-            perm = rs.permutation(train_idx)
-            k = max(1, len(perm) // 10)
-            val_idx, train_idx = np.sort(perm[:k]), np.sort(perm[k:])
-            val_src = "10% of the training split (held out)"
-    else:
-        train_idx = np.arange(n)
-        if n >= 200:
-            rs = np.random.RandomState(1234)
-            perm = rs.permutation(n)
-            k = n // 10
-            val_idx, train_idx = np.sort(perm[:k]), np.sort(perm[k:])
-            val_src = "10% held out (no split in the data)"
-        else:
-            val_idx = np.arange(n)
-            val_src = "the training images (tiny set without a split; not a real validation)"
-            if args.dedup:
-                _log("--dedup ignored: the data has no split", dist)
-    if args.val_size and len(val_idx) > args.val_size:
-        rs = np.random.RandomState(4321)
-        val_idx = np.sort(rs.choice(val_idx, args.val_size, replace=False))
-    if len(train_idx) == 0:
-        raise TrainError(f"{path}: no training images")
-    info.update({"n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "val_source": val_src})
-    return crops.subset(train_idx), crops.subset(val_idx), info
-
-
-def _run(args) -> int:
-    stage = 1 if args.stage == "stage1" else 2
-    dist = _Dist()
-    threads = args.threads or (1 if dist.enabled else None)
-    if threads:
-        torch.set_num_threads(threads)
+def _check_args(args) -> None:
     if args.batch_size < 1 or args.epochs < 1:
         raise TrainError("--batch-size and --epochs must be >= 1")
     if args.max_steps is not None and args.max_steps < 1:
@@ -488,76 +160,121 @@ def _run(args) -> int:
         raise TrainError("--label-smoothing must be in [0, 1)")
     if not (0.0 <= args.ema < 1.0):
         raise TrainError("--ema must be in [0, 1)")
-    weights = parse_degradations(args.degradations)
-    from lrdif.training.degrade import MixedDegradation, make_degradation
-    from lrdif.training.checkpoint import save_checkpoint
-    from lrdif.training.model import LRDif, epr_kl_loss
-    from lrdif.sdk.labels import labels_for
 
-    out = Path(args.out) if args.out else Path("runs") / args.stage
-    if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
-    dist.barrier()
 
-    # ---------------- resume state
-    state = None
-    if args.resume:
-        sp = out / "train_state.pt" if args.resume == "auto" else Path(args.resume)
-        if not sp.is_file():
-            raise TrainError(f"--resume: no training state at {sp}")
+def _load_resume_state(args, out: Path, stage: int) -> dict | None:
+    if not args.resume:
+        return None
+    from lrdif.training.checkpoint import load_train_state
+    sp = out / "train_state.pt" if args.resume == "auto" else Path(args.resume)
+    try:
+        return load_train_state(sp, stage)
+    except FileNotFoundError:
+        raise TrainError(f"--resume: no training state at {sp}") from None
+    except ValueError as e:
+        raise TrainError(f"--resume: {e}") from None
+
+
+def _ablation_overrides(args) -> dict[str, Any]:
+    ov: dict[str, Any] = {}
+    if args.no_diffusion:
+        ov["diffusion"] = False
+    if args.no_insert_noise:
+        ov["insert_noise"] = False
+    return ov
+
+
+def _build_config(preset: str, classes: int, args) -> Any:
+    from lrdif.training.model import PRESETS, get_config
+    if preset not in PRESETS:
+        raise TrainError(f"unknown preset {preset!r}; valid presets: {', '.join(sorted(PRESETS))}")
+    try:
+        return get_config(preset, num_classes=classes, **_ablation_overrides(args))
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+
+
+def _load_teacher(path: Path, args) -> tuple[Any, Any, dict]:
+    """A stage-1 checkpoint, or a stage-1 train_state.pt (its raw, non-EMA weights)."""
+    from lrdif.training.checkpoint import load_checkpoint, load_train_state
+    if not path.is_file():
+        raise TrainError(f"stage-1 teacher checkpoint not found: {path} (train stage1 first or pass --teacher)")
+    if "train_state" in path.name:
+        from lrdif.training.model import LRDif, LRDifConfig
         try:
-            state = torch.load(sp, map_location="cpu", weights_only=False)
-        except Exception as e:
-            raise TrainError(f"--resume: cannot read {sp}: {e}") from None
-        if state.get("stage") != stage:
-            raise TrainError(f"--resume: {sp} is a stage-{state.get('stage')} state, not stage {stage}")
-
-    # ---------------- model + config
-    teacher_info: dict[str, Any] = {}
-    if stage == 1:
-        preset = args.preset or (state["preset"] if state else "mobile")
-        classes = args.classes or (state["config"]["num_classes"] if state else 8)
-        cfg = _build_config(preset, classes, args)
-        torch.manual_seed(args.seed)
-        try:
+            st = load_train_state(path, stage=1)
+            cfg = LRDifConfig.from_dict(st["config"])
             model = LRDif(cfg)
+            model.load_state_dict(st["model"])
         except Exception as e:
-            raise TrainError(f"cannot build the model for preset {preset!r}: {e}") from None
-    else:
-        tpath = Path(args.teacher) if args.teacher else out.parent / "stage1" / "best.pt"
-        if state is not None and not args.teacher:
-            tpath = Path(state["teacher"])
-        tmodel, tcfg, tckpt = _load_teacher(tpath, args)
-        preset = args.preset or tckpt.get("preset", "mobile")
-        if args.preset and tckpt.get("preset") and args.preset != tckpt.get("preset"):
-            raise TrainError(f"--preset {args.preset} does not match the teacher checkpoint {tpath} "
-                             f"(preset {tckpt.get('preset')!r})")
-        classes = args.classes or tcfg.num_classes
-        if classes != tcfg.num_classes:
-            raise TrainError(f"--classes {classes} does not match the teacher checkpoint {tpath} "
-                             f"({tcfg.num_classes} classes)")
-        ov = {}
-        if args.no_diffusion:
-            ov["diffusion"] = False
-        if args.no_insert_noise:
-            ov["insert_noise"] = False
-        cfg = dataclasses.replace(tcfg, **ov)
-        torch.manual_seed(args.seed)
+            raise TrainError(f"cannot use teacher training state {path}: {e}") from None
+        return model, cfg, {"preset": st.get("preset"), "stage": 1,
+                            "meta": {"source": "train_state (raw weights)", "global_step": st.get("global_step")}}
+    try:
+        return load_checkpoint(str(path), expected_stage=1)
+    except Exception as e:
+        raise TrainError(f"cannot use teacher checkpoint {path}: {e}") from None
+
+
+@dataclass
+class _Setup:
+    stage: int
+    preset: str
+    classes: int
+    cfg: Any
+    model: Any
+    params: list = field(default_factory=list)
+    teacher_info: dict = field(default_factory=dict)
+
+
+def _stage1_model(args, state: dict | None) -> _Setup:
+    from lrdif.training.model import LRDif
+    preset = args.preset or (state["preset"] if state else "mobile")
+    classes = args.classes or (state["config"]["num_classes"] if state else 8)
+    cfg = _build_config(preset, classes, args)
+    torch.manual_seed(args.seed)
+    try:
         model = LRDif(cfg)
-        missing, unexpected = model.load_state_dict(tmodel.state_dict(), strict=False)
-        bad = [k for k in list(missing) + list(unexpected) if not k.startswith(("denoiser.", "pnet_s2."))]
-        if bad:
-            raise TrainError(f"teacher checkpoint {tpath} does not fit the stage-2 model: {bad[:5]}")
-        teacher_info = {"teacher": str(tpath), "teacher_meta": {k: v for k, v in (tckpt.get("meta") or {}).items()
-                                                               if isinstance(v, (int, float, str, bool))}}
-        del tmodel
+    except Exception as e:
+        raise TrainError(f"cannot build the model for preset {preset!r}: {e}") from None
+    return _Setup(1, preset, classes, cfg, model)
+
+
+def _stage2_model(args, state: dict | None, out: Path) -> _Setup:
+    from lrdif.training.model import LRDif
+    tpath = Path(args.teacher) if args.teacher else out.parent / "stage1" / "best.pt"
+    if state is not None and not args.teacher:
+        tpath = Path(state["teacher"])
+    tmodel, tcfg, tckpt = _load_teacher(tpath, args)
+    preset = args.preset or tckpt.get("preset", "mobile")
+    if args.preset and tckpt.get("preset") and args.preset != tckpt.get("preset"):
+        raise TrainError(f"--preset {args.preset} does not match the teacher checkpoint {tpath} "
+                         f"(preset {tckpt.get('preset')!r})")
+    classes = args.classes or tcfg.num_classes
+    if classes != tcfg.num_classes:
+        raise TrainError(f"--classes {classes} does not match the teacher checkpoint {tpath} "
+                         f"({tcfg.num_classes} classes)")
+    cfg = dataclasses.replace(tcfg, **_ablation_overrides(args))
+    torch.manual_seed(args.seed)
+    model = LRDif(cfg)
+    missing, unexpected = model.load_state_dict(tmodel.state_dict(), strict=False)
+    bad = [k for k in list(missing) + list(unexpected) if not k.startswith(("denoiser.", "pnet_s2."))]
+    if bad:
+        raise TrainError(f"teacher checkpoint {tpath} does not fit the stage-2 model: {bad[:5]}")
+    info = {"teacher": str(tpath), "teacher_meta": {k: v for k, v in (tckpt.get("meta") or {}).items()
+                                                    if isinstance(v, (int, float, str, bool))}}
+    return _Setup(2, preset, classes, cfg, model, teacher_info=info)
+
+
+def _build_model(args, stage: int, state: dict | None, out: Path, dist: Dist) -> _Setup:
+    """The model (stage-1 from scratch, stage-2 from the teacher), resumed weights, trainable params."""
+    setup = _stage1_model(args, state) if stage == 1 else _stage2_model(args, state, out)
+    model = setup.model
     if state is not None:
-        if state["config"] != cfg.to_dict():
+        if state["config"] != setup.cfg.to_dict():
             raise TrainError("--resume: the saved state was trained with a different model config "
                              "(preset/classes/ablation flags); use the same arguments or a new --out")
         model.load_state_dict(state["model"])
-
-    # which modules train
     for p in model.parameters():
         p.requires_grad_(False)
     trainable = [model.fpen_s1, model.udcformer] if stage == 1 else [model.pnet_s2, model.udcformer] + (
@@ -565,258 +282,288 @@ def _run(args) -> int:
     for m in trainable:
         for p in m.parameters():
             p.requires_grad_(True)
-    params = [p for p in model.parameters() if p.requires_grad]
+    setup.params = [p for p in model.parameters() if p.requires_grad]
     dist.broadcast_params(model)
+    return setup
 
-    # ---------------- data
-    train, val, dinfo = _prepare_data(args, dist, classes, cfg.input_size)
+
+class _CsvLog:
+    """train_log.csv: one row per --log-every steps (train) and per validation (val); rank 0 only."""
+
+    def __init__(self, path: Path, val_kinds: list[str], fresh: bool, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+        self.cols = ["epoch", "step", "phase", "loss", "loss_ce", "loss_kl", "train_acc"] + \
+                    [f"val_acc_{k}" for k in val_kinds] + ["val_acc_mean", "lr", "time_s"]
+        if enabled and (fresh or not path.exists()):
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerow(self.cols)
+
+    def row(self, row: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a", newline="") as f:
+                csv.writer(f).writerow([row.get(c, "") for c in self.cols])
+
+
+def _run_meta(args, setup: _Setup, weights: dict, dist: Dist, dinfo: dict, meta) -> dict[str, Any]:
+    from lrdif.sdk.labels import labels_for
+    stage = setup.stage
+    m = {
+        "stage": stage, "preset": setup.preset, "classes": setup.classes,
+        "labels": list(labels_for(setup.classes)), "degradations": weights,
+        "loss": ("ce" if stage == 1 else args.loss), "seed": args.seed, "batch_size": args.batch_size,
+        "world_size": dist.world, "lr": args.lr, "weight_decay": args.weight_decay, "epochs": args.epochs,
+        "ema": args.ema, "label_smoothing": args.label_smoothing, "soft_targets": args.soft_targets,
+        "augment": not args.no_augment, "dedup": args.dedup, "amp": args.amp, "diffusion": setup.cfg.diffusion,
+        "insert_noise": setup.cfg.insert_noise, **dinfo, **setup.teacher_info,
+        "model_metadata": meta.to_dict(),
+    }
+    if args.model_version:
+        m["model_version"] = args.model_version
+    return {k: (v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else str(v)) for k, v in m.items()}
+
+
+def _plot_curves(csv_path: Path, out: Path, stage: int, preset: str) -> None:
+    try:
+        from lrdif.training.plots import plot_training_curves
+        plot_training_curves(csv_path, out / "curves.png", title=f"LRDif stage {stage} ({preset})")
+    except Exception as e:  # plotting must never fail a run
+        _log(f"warning: could not plot curves: {e}")
+
+
+# ----------------------------------------------------------------------------- loop
+
+
+class _Trainer:
+    """The epoch loop: steps (`lrdif.training.step`), logging, validation (`Validator`) and
+    checkpoints (`lrdif.training.checkpoint`)."""
+
+    def __init__(self, args, setup: _Setup, train, val, dinfo: dict, dist: Dist, out: Path, weights: dict,
+                 state: dict | None) -> None:
+        from lrdif.training.degrade import MixedDegradation, make_degradation
+        from lrdif.training.ema import EMA
+        from lrdif.training.inference import model_metadata, normaliser
+        from lrdif.training.step import StepSettings
+        from lrdif.training.validation import Validator
+
+        self.args, self.s, self.train, self.dist, self.out = args, setup, train, dist, out
+        self.meta = model_metadata(setup.cfg, setup.preset)
+        self.norm = normaliser(self.meta)
+        self.mix = MixedDegradation(weights)
+        val_kinds = [k.strip() for k in args.val_kinds.split(",")] if args.val_kinds else list(self.mix.kinds)
+        try:
+            val_degs = {k: make_degradation(k) for k in val_kinds}
+        except ValueError as e:
+            raise TrainError(f"--val-kinds: {e}") from None
+        self._optimiser(len(train))
+        self.ema = EMA(setup.model, args.ema) if args.ema > 0 else None
+        self.global_step, self.start_epoch, self.start_batch, self.best = 0, 0, 0, -1.0
+        if state is not None:
+            self._restore(state)
+        self.validator = Validator(setup.model, val, val_degs, setup.stage, args.seed + 1, self.meta, self.ema)
+        self.settings = StepSettings(stage=setup.stage, use_kl=setup.stage == 2 and args.loss == "ce+kl",
+                                     kl_weight=args.kl_weight, soft_targets=args.soft_targets,
+                                     label_smoothing=args.label_smoothing, augment=not args.no_augment,
+                                     amp_bf16=args.amp == "bf16")
+        self.prior_warm_steps = int(round(args.warmup_prior_epochs * self.steps_per_epoch)) if setup.stage == 2 else 0
+        self.csv = _CsvLog(out / "train_log.csv", val_kinds, fresh=state is None, enabled=dist.main)
+        self.val_kinds = val_kinds
+        self.t_start = time.time() - (state.get("elapsed", 0.0) if state else 0.0)
+        self.run_meta = _run_meta(args, setup, weights, dist, dinfo, self.meta)
+        self.accs: dict | None = None
+        self.last_val_step = -1
+        self._reset_running()
+
+    def _optimiser(self, n_train: int) -> None:
+        from lrdif.training.step import lr_lambda
+        args, bs = self.args, self.args.batch_size
+        per_rank = n_train // self.dist.world
+        self.steps_per_epoch = max(1, per_rank // bs) if per_rank >= bs else 1
+        total = self.steps_per_epoch * args.epochs
+        self.total_steps = min(total, args.max_steps) if args.max_steps else total
+        warmup = args.warmup_steps if args.warmup_steps is not None else min(500, int(0.03 * self.total_steps))
+        self.opt = torch.optim.AdamW(self.s.params, lr=args.lr, weight_decay=args.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(self.total_steps, warmup, args.min_lr_ratio))
+
+    def _restore(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load(state["ema"], state.get("ema_updates", state["global_step"]))
+        self.global_step, self.start_epoch, self.start_batch = state["global_step"], state["epoch"], state["batch_in_epoch"]
+        self.best = state.get("best", -1.0)
+        _log(f"resumed from step {self.global_step} (epoch {self.start_epoch}, batch {self.start_batch})", self.dist)
+
+    def _reset_running(self) -> None:
+        self.run_loss = self.run_ce = self.run_kl = 0.0
+        self.run_correct = self.run_n = self.run_steps = 0
+
+    def _lr(self) -> float:
+        return self.sched.get_last_lr()[0]
+
+    def save(self, tag_best: bool, epoch: int, batch_in_epoch: int) -> None:
+        if not self.dist.main:
+            return
+        from lrdif.training.checkpoint import save_checkpoint, save_train_state
+        s, out = self.s, self.out
+        meta = dict(self.run_meta, epoch=epoch, global_step=self.global_step,
+                    val_acc={k: round(v, 5) for k, v in (self.accs or {}).items()},
+                    elapsed_s=round(time.time() - self.t_start, 1))
+        src = self.validator.weights_model()
+        save_checkpoint(str(out / "last.pt"), src, s.cfg, s.stage, s.preset, meta=meta)
+        if tag_best:
+            save_checkpoint(str(out / "best.pt"), src, s.cfg, s.stage, s.preset, meta=meta)
+        _plot_curves(self.csv.path, out, s.stage, s.preset)
+        ema = self.ema
+        save_train_state(out / "train_state.pt", {
+            "stage": s.stage, "preset": s.preset, "config": s.cfg.to_dict(), "model": s.model.state_dict(),
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "ema": ema.shadow if ema is not None else None, "global_step": self.global_step,
+            "ema_updates": ema.updates if ema is not None else 0, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+            "best": self.best, "elapsed": time.time() - self.t_start, "teacher": s.teacher_info.get("teacher"),
+            "args": vars(self.args)})
+
+    def _log_train_row(self, epoch: int) -> None:
+        n = max(1, self.run_steps)
+        self.csv.row({"epoch": epoch + 1, "step": self.global_step, "phase": "train",
+                      "loss": f"{self.run_loss / n:.5f}", "loss_ce": f"{self.run_ce / n:.5f}",
+                      "loss_kl": f"{self.run_kl / n:.5f}",
+                      "train_acc": f"{self.run_correct / self.run_n:.5f}" if self.run_n else "",
+                      "lr": f"{self._lr():.6g}", "time_s": f"{time.time() - self.t_start:.1f}"})
+        self._reset_running()
+
+    def _validate_and_save(self, epoch: int, b: int, at_end: bool, bar) -> None:
+        if self.dist.main:
+            accs = self.accs = self.validator()
+            self.last_val_step = self.global_step
+            self.csv.row({"epoch": epoch + 1, "step": self.global_step, "phase": "val",
+                          **{f"val_acc_{k}": f"{accs[k]:.5f}" for k in self.val_kinds},
+                          "val_acc_mean": f"{accs['mean']:.5f}", "lr": f"{self._lr():.6g}",
+                          "time_s": f"{time.time() - self.t_start:.1f}"})
+            # stage 1 validates with the ground-truth prior and saturates near 100%: ties go to the
+            # later checkpoint (its UDCformer initialises stage 2)
+            is_best = accs["mean"] >= self.best if self.s.stage == 1 else accs["mean"] > self.best
+            if is_best:
+                self.best = accs["mean"]
+            self.save(is_best, *((epoch + 1, 0) if at_end else (epoch, b + 1)))
+            msg = ", ".join(f"{k} {v:.4f}" for k, v in accs.items())
+            (bar.write if bar is not None else _log)(f"step {self.global_step}: val acc {msg}" +
+                                                     (" (best)" if is_best else ""))
+        self.dist.barrier()
+
+    def _step(self, epoch: int, b: int, order: torch.Tensor, gen: torch.Generator):
+        from lrdif.training.step import train_step
+        bs, args = self.args.batch_size, self.args
+        idx = order[b * bs:(b + 1) * bs]
+        if len(idx) == 0:
+            idx = order[:bs]
+        r = train_step(self.settings, self.s.model, self.train, idx, gen, self.mix, self.norm, self.opt, self.sched,
+                       self.s.params, self.dist, self.ema, prior_only=self.s.stage == 2 and self.global_step < self.prior_warm_steps,
+                       where=f"step {self.global_step} (epoch {epoch + 1}, batch {b}",
+                       poison=args.debug_nan_step is not None and self.global_step == args.debug_nan_step)
+        self.global_step += 1
+        self.run_steps += 1
+        self.run_loss += r.loss
+        self.run_ce += r.loss_ce
+        self.run_kl += r.loss_kl
+        self.run_correct += r.correct
+        self.run_n += r.n
+        return r
+
+    def _after_step(self, epoch: int, b: int, bar) -> bool:
+        """Logging, validation, checkpoints after step `b`; True when the run must stop."""
+        args, dist = self.args, self.dist
+        at_end = b == self.steps_per_epoch - 1
+        hit_max = args.max_steps is not None and self.global_step >= args.max_steps
+        out_of_time = dist.any_flag(args.max_minutes is not None and (time.time() - self.t_start) > args.max_minutes * 60)
+        if self.global_step % args.log_every == 0 or at_end or hit_max or out_of_time:
+            self._log_train_row(epoch)
+        last_epoch = at_end and epoch == args.epochs - 1
+        do_val = self.global_step % max(1, int(round(args.val_every * self.steps_per_epoch))) == 0 \
+            or last_epoch or hit_max or out_of_time
+        if do_val and self.global_step != self.last_val_step:
+            self._validate_and_save(epoch, b, at_end, bar)
+        elif at_end:
+            self.save(False, epoch + 1, 0)
+            dist.barrier()
+        if out_of_time:
+            _log(f"--max-minutes {args.max_minutes} reached at step {self.global_step}", dist)
+        return hit_max or out_of_time
+
+    def _epoch(self, epoch: int) -> bool:
+        """One epoch (from the resumed batch on the first); True when the run must stop."""
+        from lrdif.training.inference import rng_for
+        args, nb = self.args, self.steps_per_epoch
+        order = self.dist.order(len(self.train), args.seed, epoch)
+        gen = rng_for(args.seed, epoch, self.dist.rank)
+        b0 = self.start_batch if epoch == self.start_epoch else 0
+        bar = None
+        if self.dist.main and not args.no_progress:
+            from tqdm import tqdm
+            bar = tqdm(total=nb, initial=b0, desc=f"stage{self.s.stage} ep {epoch + 1}/{args.epochs}", unit="step",
+                       dynamic_ncols=True, file=sys.stderr)
+        try:
+            for b in range(b0, nb):
+                r = self._step(epoch, b, order, gen)
+                if bar is not None:
+                    bar.update(1)
+                    if self.global_step % 10 == 0 or b == nb - 1:
+                        bar.set_postfix(loss=f"{r.loss:.3f}", acc=f"{self.run_correct / max(1, self.run_n):.3f}",
+                                        lr=f"{self._lr():.2e}")
+                if self._after_step(epoch, b, bar):
+                    return True
+        finally:
+            if bar is not None:
+                bar.close()
+        return False
+
+    def fit(self) -> None:
+        s = self.s
+        _log(f"stage {s.stage}: preset {s.preset}, {s.classes} classes, {sum(p.numel() for p in s.params):,} trainable "
+             f"params, {self.steps_per_epoch} steps/epoch x {self.args.epochs} epochs (stop at {self.total_steps}), "
+             f"batch {self.args.batch_size} x {self.dist.world} proc, threads {torch.get_num_threads()}, out {self.out}",
+             self.dist)
+        s.model.train()
+        if s.stage == 2:
+            s.model.fpen_s1.eval()
+        epoch = self.start_epoch
+        while epoch < self.args.epochs:
+            if self._epoch(epoch):
+                break
+            epoch += 1
+
+    def finish(self) -> None:
+        if self.dist.main:
+            from lrdif.sdk.fileio import atomic_write_bytes
+            _plot_curves(self.csv.path, self.out, self.s.stage, self.s.preset)
+            summary = dict(self.run_meta, global_step=self.global_step, best_val_acc_mean=self.best,
+                           last_val_acc=self.accs, elapsed_s=round(time.time() - self.t_start, 1), out=str(self.out))
+            atomic_write_bytes(self.out / "summary.json", json.dumps(summary, indent=2, default=str).encode())
+            _log(f"done: {self.global_step} steps in {time.time() - self.t_start:.0f}s; best mean val acc "
+                 f"{self.best:.4f}; checkpoints in {self.out}")
+        self.dist.barrier()
+
+
+def _run(args) -> int:
+    from lrdif.training.splits import prepare_data
+    stage = 1 if args.stage == "stage1" else 2
+    dist = Dist()
+    threads = args.threads or (1 if dist.enabled else None)
+    if threads:
+        torch.set_num_threads(threads)
+    _check_args(args)
+    weights = parse_degradations(args.degradations)
+    out = Path(args.out) if args.out else Path("runs") / args.stage
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+    dist.barrier()
+    state = _load_resume_state(args, out, stage)
+    setup = _build_model(args, stage, state, out, dist)
+    train, val, dinfo = prepare_data(args, dist, setup.classes, setup.cfg.input_size, lambda m: _log(m, dist))
     _log(f"data: {dinfo['data']} -> train {dinfo['n_train']}, val {dinfo['n_val']} ({dinfo['val_source']}); "
          f"faces found {dinfo.get('faces_found')}/{dinfo['n_total']}", dist)
-    mix = MixedDegradation(weights)
-    val_kinds = [k.strip() for k in args.val_kinds.split(",")] if args.val_kinds else list(mix.kinds)
-    try:
-        val_degs = {k: make_degradation(k) for k in val_kinds}
-    except ValueError as e:
-        raise TrainError(f"--val-kinds: {e}") from None
-
-    # ---------------- optimisation
-    bs = args.batch_size
-    n_train = len(train)
-    per_rank = n_train // dist.world
-    steps_per_epoch = max(1, per_rank // bs) if per_rank >= bs else 1
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    warmup = args.warmup_steps if args.warmup_steps is not None else min(500, int(0.03 * total_steps))
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total_steps, warmup, args.min_lr_ratio))
-    ema = _EMA(model, args.ema) if args.ema > 0 else None
-    global_step, start_epoch, start_batch, best = 0, 0, 0, -1.0
-    if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if ema is not None and state.get("ema") is not None:
-            ema.shadow = state["ema"]
-            ema.updates = int(state.get("ema_updates", state["global_step"]))
-        global_step, start_epoch, start_batch = state["global_step"], state["epoch"], state["batch_in_epoch"]
-        best = state.get("best", -1.0)
-        _log(f"resumed from step {global_step} (epoch {start_epoch}, batch {start_batch})", dist)
-    prior_warm_steps = int(round(args.warmup_prior_epochs * steps_per_epoch)) if stage == 2 else 0
-    use_kl = stage == 2 and args.loss == "ce+kl"
-
-    # ---------------- logging
-    csv_path = out / "train_log.csv"
-    cols = ["epoch", "step", "phase", "loss", "loss_ce", "loss_kl", "train_acc"] + \
-           [f"val_acc_{k}" for k in val_kinds] + ["val_acc_mean", "lr", "time_s"]
-    if dist.main and (state is None or not csv_path.exists()):
-        with open(csv_path, "w", newline="") as f:
-            csv.writer(f).writerow(cols)
-    t_start = time.time() - (state.get("elapsed", 0.0) if state else 0.0)
-
-    def write_row(row: dict) -> None:
-        if dist.main:
-            with open(csv_path, "a", newline="") as f:
-                csv.writer(f).writerow([row.get(c, "") for c in cols])
-
-    run_meta = {
-        "stage": stage, "preset": preset, "classes": classes, "labels": list(labels_for(classes)),
-        "degradations": weights, "loss": ("ce" if stage == 1 else args.loss), "seed": args.seed,
-        "batch_size": bs, "world_size": dist.world, "lr": args.lr, "weight_decay": args.weight_decay,
-        "epochs": args.epochs, "ema": args.ema, "label_smoothing": args.label_smoothing,
-        "soft_targets": args.soft_targets, "augment": not args.no_augment, "dedup": args.dedup, "amp": args.amp,
-        "diffusion": cfg.diffusion, "insert_noise": cfg.insert_noise, **dinfo, **teacher_info,
-    }
-    run_meta = {k: (v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else str(v))
-                for k, v in run_meta.items()}
-
-    eval_model = copy.deepcopy(model) if ema is not None else model
-
-    def validate() -> dict[str, float]:
-        m = model
-        if ema is not None:
-            eval_model.load_state_dict(ema.shadow)
-            m = eval_model
-        accs = {}
-        for k, deg in val_degs.items():
-            logits, _ = predict_logits(m, val.crops, val.landmarks, stage=stage, labels=val.labels,
-                                       degradation=deg, seed=args.seed + 1)
-            accs[k] = float((logits.argmax(1) == val.labels).float().mean()) if len(val) else float("nan")
-        accs["mean"] = float(np.mean([accs[k] for k in val_degs])) if val_degs else float("nan")
-        return accs
-
-    def save(tag_best: bool, epoch: int, batch_in_epoch: int, accs: dict | None) -> None:
-        if not dist.main:
-            return
-        meta = dict(run_meta, epoch=epoch, global_step=global_step,
-                    val_acc={k: round(v, 5) for k, v in (accs or {}).items()},
-                    elapsed_s=round(time.time() - t_start, 1))
-        src = model
-        if ema is not None:
-            eval_model.load_state_dict(ema.shadow)
-            src = eval_model
-        save_checkpoint(str(out / "last.pt"), src, cfg, stage, preset, meta=meta)
-        if tag_best:
-            save_checkpoint(str(out / "best.pt"), src, cfg, stage, preset, meta=meta)
-        try:
-            from lrdif.training.plots import plot_training_curves
-            plot_training_curves(csv_path, out / "curves.png", title=f"LRDif stage {stage} ({preset})")
-        except Exception as e:  # plotting must never fail a run
-            _log(f"warning: could not plot curves: {e}")
-        _atomic_torch_save({
-            "format": "lrdif.train_state/1", "stage": stage, "preset": preset, "config": cfg.to_dict(),
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "ema": ema.shadow if ema is not None else None, "global_step": global_step,
-            "ema_updates": ema.updates if ema is not None else 0,
-            "epoch": epoch, "batch_in_epoch": batch_in_epoch, "best": best,
-            "elapsed": time.time() - t_start, "teacher": teacher_info.get("teacher"), "args": vars(args),
-        }, out / "train_state.pt")
-
-    # ---------------- loop
-    _log(f"stage {stage}: preset {preset}, {classes} classes, {sum(p.numel() for p in params):,} trainable "
-         f"params, {steps_per_epoch} steps/epoch x {args.epochs} epochs (stop at {total_steps}), batch {bs} x "
-         f"{dist.world} proc, threads {torch.get_num_threads()}, out {out}", dist)
-    from lrdif.training.data import augment_batch, normalise
-    show = dist.main and not args.no_progress
-    val_every_steps = max(1, int(round(args.val_every * steps_per_epoch)))
-    stop = False
-    accs: dict | None = None
-    last_val_step = -1
-    epoch = start_epoch
-    run_loss = run_ce = run_kl = 0.0
-    run_correct = run_n = run_steps = 0
-    model.train()
-    if stage == 2:
-        model.fpen_s1.eval()
-    while epoch < args.epochs and not stop:
-        from torch.utils.data import DistributedSampler
-        sampler = DistributedSampler(range(n_train), num_replicas=dist.world, rank=dist.rank, shuffle=True,
-                                     seed=args.seed, drop_last=True)
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(iter(sampler)), dtype=torch.long)
-        gen = _rng_for(args.seed, epoch, dist.rank)
-        nb = steps_per_epoch
-        b0 = start_batch if epoch == start_epoch else 0
-        bar = None
-        if show:
-            from tqdm import tqdm
-            bar = tqdm(total=nb, initial=b0, desc=f"stage{stage} ep {epoch + 1}/{args.epochs}", unit="step",
-                       dynamic_ncols=True, file=sys.stderr)
-        for b in range(b0, nb):
-            idx = order[b * bs:(b + 1) * bs]
-            if len(idx) == 0:
-                idx = order[:bs]
-            x = train.crops[idx].float().div_(255.0)
-            lm = train.landmarks[idx]
-            y = train.labels[idx]
-            if not args.no_augment:
-                x, lm = augment_batch(x, lm, gen)
-            x_deg = mix(x, gen).clamp_(0, 1)
-            x_in = normalise(x_deg)
-            prior_only = stage == 2 and global_step < prior_warm_steps
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp == "bf16"):
-                logits, z_t, z_hat = _train_forward(model, stage, prior_only, x_in, normalise(x), lm, y)
-            if logits is not None:
-                logits = logits.float()
-            if stage == 1:
-                loss_kl = torch.zeros(())
-            else:
-                loss_kl = epr_kl_loss(z_t.float(), z_hat.float()) if (use_kl or prior_only) else torch.zeros(())
-            if logits is not None:
-                if args.soft_targets:
-                    loss_ce = F.cross_entropy(logits, train.targets[idx], label_smoothing=args.label_smoothing)
-                else:
-                    loss_ce = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
-            else:
-                loss_ce = torch.zeros(())
-            loss = (loss_kl * args.kl_weight) if prior_only else loss_ce + args.kl_weight * loss_kl
-            if args.debug_nan_step is not None and global_step == args.debug_nan_step:
-                loss = loss * float("nan")
-            bad = not bool(torch.isfinite(loss.detach()))
-            if dist.any_flag(bad):
-                raise TrainError(f"non-finite loss ({float(loss.detach()):.4g}) at step {global_step} (epoch {epoch + 1}, "
-                                 f"batch {b}; lr {sched.get_last_lr()[0]:.3g}); stopping. Lower --lr or check the data")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            dist.allreduce_grads(params)
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            sched.step()
-            if ema is not None:
-                ema.update(model)
-            global_step += 1
-            run_steps += 1
-            run_loss += float(loss.detach())
-            run_ce += float(loss_ce.detach())
-            run_kl += float(loss_kl.detach())
-            if logits is not None:
-                run_correct += int((logits.argmax(1) == y).sum())
-                run_n += len(y)
-            if bar is not None:
-                bar.update(1)
-                if global_step % 10 == 0 or b == nb - 1:
-                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
-                                    acc=f"{run_correct / max(1, run_n):.3f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            at_end = (b == nb - 1)
-            hit_max = args.max_steps is not None and global_step >= args.max_steps
-            out_of_time = args.max_minutes is not None and (time.time() - t_start) > args.max_minutes * 60
-            out_of_time = dist.any_flag(out_of_time)
-            do_log = global_step % args.log_every == 0 or at_end or hit_max or out_of_time
-            last_epoch = at_end and epoch == args.epochs - 1
-            do_val = global_step % val_every_steps == 0 or last_epoch or hit_max or out_of_time
-            if do_log:
-                nlog = max(1, run_steps)
-                write_row({"epoch": epoch + 1, "step": global_step, "phase": "train",
-                           "loss": f"{run_loss / nlog:.5f}", "loss_ce": f"{run_ce / nlog:.5f}",
-                           "loss_kl": f"{run_kl / nlog:.5f}",
-                           "train_acc": f"{run_correct / run_n:.5f}" if run_n else "",
-                           "lr": f"{sched.get_last_lr()[0]:.6g}", "time_s": f"{time.time() - t_start:.1f}"})
-                run_loss = run_ce = run_kl = 0.0
-                run_correct = run_n = run_steps = 0
-            if do_val and global_step != last_val_step:
-                if dist.main:
-                    accs = validate()
-                    last_val_step = global_step
-                    write_row({"epoch": epoch + 1, "step": global_step, "phase": "val",
-                               **{f"val_acc_{k}": f"{accs[k]:.5f}" for k in val_kinds},
-                               "val_acc_mean": f"{accs['mean']:.5f}", "lr": f"{sched.get_last_lr()[0]:.6g}",
-                               "time_s": f"{time.time() - t_start:.1f}"})
-                    # stage 1 validates with the ground-truth prior and saturates near 100%: ties go to the
-                    # later checkpoint (its UDCformer initialises stage 2)
-                    is_best = accs["mean"] >= best if stage == 1 else accs["mean"] > best
-                    if is_best:
-                        best = accs["mean"]
-                    nxt_epoch, nxt_b = (epoch + 1, 0) if at_end else (epoch, b + 1)
-                    save(is_best, nxt_epoch, nxt_b, accs)
-                    msg = ", ".join(f"{k} {v:.4f}" for k, v in accs.items())
-                    (bar.write if bar is not None else _log)(f"step {global_step}: val acc {msg}" +
-                                                             (" (best)" if is_best else ""))
-                dist.barrier()
-            elif at_end:
-                save(False, epoch + 1, 0, accs)
-                dist.barrier()
-            if hit_max or out_of_time:
-                stop = True
-                if out_of_time:
-                    _log(f"--max-minutes {args.max_minutes} reached at step {global_step}", dist)
-                break
-        if bar is not None:
-            bar.close()
-        epoch += 1
-        start_batch = 0
-
-    # ---------------- finish
-    if dist.main:
-        try:
-            from lrdif.training.plots import plot_training_curves
-            plot_training_curves(csv_path, out / "curves.png", title=f"LRDif stage {stage} ({preset})")
-        except Exception as e:  # plotting must never fail a run
-            _log(f"warning: could not plot curves: {e}")
-        summary = dict(run_meta, global_step=global_step, best_val_acc_mean=best, last_val_acc=accs,
-                       elapsed_s=round(time.time() - t_start, 1), out=str(out))
-        _atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
-        _log(f"done: {global_step} steps in {time.time() - t_start:.0f}s; best mean val acc {best:.4f}; "
-             f"checkpoints in {out}")
-    dist.barrier()
+    trainer = _Trainer(args, setup, train, val, dinfo, dist, out, weights, state)
+    trainer.fit()
+    trainer.finish()
     return 0
 
 

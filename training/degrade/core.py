@@ -356,12 +356,6 @@ class MixedDegradation(Degradation):
                 out[idx] = self.members[k](x[idx], gen)
         return out
 
-    def choose(self, n: int, gen: torch.Generator) -> list[str]:
-        """The kinds a call with the same generator state would pick (for logging)."""
-        probs = (self.weights / self.weights.sum()).float()
-        choice = torch.multinomial(probs.expand(n, -1), 1, generator=gen).view(n)
-        return [self.kinds[i] for i in choice.tolist()]
-
     def describe(self) -> dict:
         return {"kind": "mixed", "weights": dict(zip(self.kinds, self.weights.tolist())),
                 "members": {k: m.describe() for k, m in self.members.items()}}

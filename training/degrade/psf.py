@@ -26,11 +26,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lrdif.sdk.fileio import atomic_write
 import torch
 
 __all__ = [
@@ -217,11 +218,8 @@ class PSFBank:
 
 
 def _cache_dir() -> Path:
-    env = os.environ.get("LRDIF_CACHE_DIR")
-    if env:
-        return Path(env) / "degrade"
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("lrdif")) / "degrade"
+    from lrdif.sdk.assets import cache_dir
+    return cache_dir() / "degrade"
 
 
 _BANKS: dict[str, PSFBank] = {}
@@ -253,11 +251,7 @@ def get_bank(ranges: LayoutRanges, n: int, seed: int, disk_cache: bool = True, p
         psfs = np.stack([compute_psf(lay) for lay in it])
         if disk_cache:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, psfs=psfs)
-                os.replace(tmp, path)
+                atomic_write(path, lambda f: np.savez(f, psfs=psfs))
             except OSError:
                 pass  # cache is an optimisation only
     bank = PSFBank(psfs, np.array([l.fill_factor for l in layouts]), layouts, name=ranges.name)

@@ -136,6 +136,16 @@ def reverse_chain(denoiser: Denoiser, z_T: torch.Tensor, cond: torch.Tensor, tim
     return z
 
 
+# Buffers of older checkpoints that the model no longer has (the schedule is rebuilt from the config
+# as Python constants); dropped on load.
+LEGACY_BUFFERS = ("betas", "alphas_cumprod")
+
+
+def _drop_legacy_buffers(state_dict, prefix, *_args) -> None:
+    for name in LEGACY_BUFFERS:
+        state_dict.pop(prefix + name, None)
+
+
 class LRDif(nn.Module):
     """Both training stages of LRDif; see the module docstring for the diffusion choices."""
 
@@ -153,12 +163,10 @@ class LRDif(nn.Module):
         self.pnet_s2 = PNET_S2(cfg)
         self.denoiser = Denoiser(cfg) if cfg.diffusion else None
         self.udcformer = UDCformer(cfg)
-        sched = make_schedule(max(cfg.diffusion_steps, 1), cfg.beta_start, cfg.beta_end)
-        self.register_buffer("betas", torch.tensor(sched["betas"], dtype=torch.float32))
-        self.register_buffer("alphas_cumprod", torch.tensor(sched["alphas_cumprod"], dtype=torch.float32))
         self.register_buffer("time_table", sinusoidal_table(max(cfg.diffusion_steps, 1), cfg.time_emb_dim,
                                                             max(cfg.diffusion_steps, 1)))
         self.register_buffer("z_T", torch.zeros(1, cfg.epr_dim))
+        self._register_load_state_dict_pre_hook(_drop_legacy_buffers)
 
     # ------------------------------------------------------------------ stage 1
     def forward_stage1(self, image: torch.Tensor, landmarks: torch.Tensor, labels: torch.Tensor
@@ -169,11 +177,6 @@ class LRDif(nn.Module):
         return self.udcformer(image, landmarks, z), z
 
     # ------------------------------------------------------------------ stage 2
-    def q_sample(self, z0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """Eq. 14 at t = T: sqrt(abar_T) z0 + sqrt(1 - abar_T) noise."""
-        abar = self.alphas_cumprod[-1]
-        return z0 * abar.sqrt() + noise * (1.0 - abar).sqrt()
-
     def estimate_epr(self, image: torch.Tensor, z_teacher: torch.Tensor | None = None,
                      steps: int | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
         """z_hat from the image alone (plus the noised teacher start during training)."""
@@ -182,12 +185,9 @@ class LRDif(nn.Module):
         if not cfg.diffusion:
             return cond                                       # ablation: PNET_S2 straight to Z
         n = cfg.diffusion_steps if steps is None else int(steps)
-        if n == cfg.diffusion_steps:
-            sched = make_schedule(n, cfg.beta_start, cfg.beta_end)
-            table = self.time_table
-        else:
-            sched = make_schedule(n, cfg.beta_start, cfg.beta_end)
-            table = sinusoidal_table(n, cfg.time_emb_dim, cfg.diffusion_steps).to(cond)
+        sched = make_schedule(n, cfg.beta_start, cfg.beta_end)
+        table = self.time_table if n == cfg.diffusion_steps else \
+            sinusoidal_table(n, cfg.time_emb_dim, cfg.diffusion_steps).to(cond)
         if z_teacher is not None and cfg.insert_noise:
             if noise is None:
                 noise = torch.randn_like(z_teacher)

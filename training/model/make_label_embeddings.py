@@ -40,10 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     emb = compute_label_embeddings()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp.npy")
-    np.save(tmp, emb)
-    os.replace(tmp, args.out)
+    from lrdif.sdk.fileio import atomic_write
+    atomic_write(args.out, lambda f: np.save(f, emb))
     print(f"wrote {args.out} {emb.shape} {emb.dtype}")
 
 

@@ -128,6 +128,11 @@ class UDCformer(nn.Module):
         self.classifier = nn.Linear(cfg.head_dim, cfg.num_classes)
 
     def forward(self, image: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """logits (B, K) = forward_head(forward_features(...))."""
+        return self.forward_head(self.forward_features(image, landmarks, z))
+
+    def forward_features(self, image: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The pooled penultimate features (B, head_dim): the classifier's input (t-SNE, probes)."""
         lm_feats = self.landmarks(landmarks)
         x = self.stem(image)
         tokens = []
@@ -145,5 +150,8 @@ class UDCformer(nn.Module):
         for blk in self.blocks:                             # eqs. 11-12
             t = blk(t)
         t = self.norm(t)
-        t = F.linear(t.transpose(1, 2), self.token_avg).flatten(1)       # token mean as a linear map
-        return self.classifier(self.drop(t))
+        return F.linear(t.transpose(1, 2), self.token_avg).flatten(1)    # token mean as a linear map
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, head_dim) features -> logits (B, K)."""
+        return self.classifier(self.drop(features))
