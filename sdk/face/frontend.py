@@ -190,7 +190,7 @@ class FaceFrontEnd:
     track(rgb, previous)    video: re-use the previous frame's landmarks as the ROI (MediaPipe's
                             video mode); returns None when the face is lost (presence < min_presence),
                             then call process() again.
-    face_detector           "auto" (default), "short" or "full" (see the module docstring).
+    face_detector           "auto" (default), "short", "full" or "tiled" (see the module docstring).
     tight_crop              a TightCropStrategy: process() then treats every image as one tight face
                             crop (training caches of FER-style datasets); None = ordinary frames.
     """
