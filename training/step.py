@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from lrdif.training.errors import TrainError
 
-__all__ = ["lr_lambda", "train_forward", "StepSettings", "StepOutput", "train_step"]
+__all__ = ["lr_lambda", "train_forward", "StepSettings", "StepOutput", "train_step", "class_log_prior"]
 
 
 def lr_lambda(total: int, warmup: int, floor: float) -> Callable[[int], float]:
@@ -22,6 +22,12 @@ def lr_lambda(total: int, warmup: int, floor: float) -> Callable[[int], float]:
         prog = min(1.0, (step - warmup) / max(1, total - warmup))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * prog))
     return f
+
+
+def class_log_prior(targets: torch.Tensor, floor: float = 1e-4) -> torch.Tensor:
+    """(K,) log of the class frequencies of (N, K) training targets (vote distributions or one-hot)."""
+    prior = targets.float().mean(0)
+    return torch.log(prior.clamp_min(floor) / prior.clamp_min(floor).sum())
 
 
 def train_forward(model, stage: int, prior_only: bool, x_in: torch.Tensor, x_clean: torch.Tensor,
@@ -49,6 +55,8 @@ class StepSettings:
     label_smoothing: float
     augment: bool
     amp_bf16: bool
+    logit_adjust: float = 0.0                  # tau of the logit-adjusted loss (0 = off)
+    log_prior: torch.Tensor | None = None      # (K,) log class prior of the training targets
 
 
 @dataclass
@@ -68,6 +76,8 @@ def _losses(s: StepSettings, prior_only: bool, logits, z_t, z_hat, y, soft):
         loss_kl = epr_kl_loss(z_t.float(), z_hat.float()) if (s.use_kl or prior_only) else torch.zeros(())
     if logits is not None:
         target = soft if s.soft_targets else y
+        if s.logit_adjust:       # training-time only: inference uses the plain logits
+            logits = logits + s.logit_adjust * s.log_prior.to(logits.dtype)
         loss_ce = F.cross_entropy(logits, target, label_smoothing=s.label_smoothing)
     else:
         loss_ce = torch.zeros(())

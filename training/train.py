@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--degradations", default=DEFAULT_DEGRADATIONS,
                    help="training mix kind:weight,... (kinds: none, udc-toled, udc-poled, lowlight)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (tests)")
+    p.add_argument("--stop-at-step", type=int, default=None, metavar="N",
+                   help="save and stop after global step N without shortening the schedule (unlike "
+                        "--max-steps); --resume continues exactly, so a long recipe can span sessions")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop (after validating and saving) once this much wall time has passed")
     p.add_argument("--warmup-prior-epochs", type=float, default=0.0,
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soft-targets", action="store_true",
                    help="CE against the FER+ vote distribution instead of the majority label")
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--logit-adjust", type=float, default=0.0, metavar="TAU",
+                   help="logit-adjusted loss for rare classes (Menon et al. 2021): the training loss sees "
+                        "logits + TAU * log(class prior of the training targets); 0 = plain cross-entropy")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights (0 = off); EMA weights are saved")
     p.add_argument("--amp", choices=["off", "bf16"], default="off",
                    help="bf16: forward and backward under CPU bfloat16 autocast (weights, optimizer, losses and "
@@ -154,10 +160,14 @@ def _log(msg: str, dist: Dist | None = None) -> None:
 def _check_args(args) -> None:
     if args.batch_size < 1 or args.epochs < 1:
         raise TrainError("--batch-size and --epochs must be >= 1")
+    if args.stop_at_step is not None and args.stop_at_step < 1:
+        raise TrainError(f"--stop-at-step must be >= 1, got {args.stop_at_step}")
     if args.max_steps is not None and args.max_steps < 1:
         raise TrainError("--max-steps must be >= 1")
     if args.label_smoothing < 0 or args.label_smoothing >= 1:
         raise TrainError("--label-smoothing must be in [0, 1)")
+    if not (0.0 <= args.logit_adjust <= 5.0):
+        raise TrainError(f"--logit-adjust must be in [0, 5], got {args.logit_adjust}")
     if not (0.0 <= args.ema < 1.0):
         raise TrainError("--ema must be in [0, 1)")
 
@@ -342,7 +352,7 @@ class _Trainer:
         from lrdif.training.degrade import MixedDegradation, make_degradation
         from lrdif.training.ema import EMA
         from lrdif.training.inference import model_metadata, normaliser
-        from lrdif.training.step import StepSettings
+        from lrdif.training.step import StepSettings, class_log_prior
         from lrdif.training.validation import Validator
 
         self.args, self.s, self.train, self.dist, self.out = args, setup, train, dist, out
@@ -363,7 +373,8 @@ class _Trainer:
         self.settings = StepSettings(stage=setup.stage, use_kl=setup.stage == 2 and args.loss == "ce+kl",
                                      kl_weight=args.kl_weight, soft_targets=args.soft_targets,
                                      label_smoothing=args.label_smoothing, augment=not args.no_augment,
-                                     amp_bf16=args.amp == "bf16")
+                                     amp_bf16=args.amp == "bf16", logit_adjust=args.logit_adjust,
+                                     log_prior=class_log_prior(train.targets) if args.logit_adjust else None)
         self.prior_warm_steps = int(round(args.warmup_prior_epochs * self.steps_per_epoch)) if setup.stage == 2 else 0
         self.csv = _CsvLog(out / "train_log.csv", val_kinds, fresh=state is None, enabled=dist.main)
         self.val_kinds = val_kinds
@@ -450,9 +461,15 @@ class _Trainer:
                                                      (" (best)" if is_best else ""))
         self.dist.barrier()
 
-    def _step(self, epoch: int, b: int, order: torch.Tensor, gen: torch.Generator):
+    def _step(self, epoch: int, b: int, order: torch.Tensor):
+        from lrdif.training.inference import rng_for
         from lrdif.training.step import train_step
         bs, args = self.args.batch_size, self.args
+        # every random draw of step b (augmentation, degradation, and the model's own noise through
+        # torch's global RNG) derives from (seed, epoch, rank, b) alone: a run resumed mid-epoch
+        # continues exactly as the uninterrupted run would have
+        gen = rng_for(args.seed, epoch, self.dist.rank, b)
+        torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=gen)))
         idx = order[b * bs:(b + 1) * bs]
         if len(idx) == 0:
             idx = order[:bs]
@@ -475,6 +492,7 @@ class _Trainer:
         at_end = b == self.steps_per_epoch - 1
         hit_max = args.max_steps is not None and self.global_step >= args.max_steps
         out_of_time = dist.any_flag(args.max_minutes is not None and (time.time() - self.t_start) > args.max_minutes * 60)
+        hit_max = hit_max or (args.stop_at_step is not None and self.global_step >= args.stop_at_step)
         if self.global_step % args.log_every == 0 or at_end or hit_max or out_of_time:
             self._log_train_row(epoch)
         last_epoch = at_end and epoch == args.epochs - 1
@@ -491,10 +509,8 @@ class _Trainer:
 
     def _epoch(self, epoch: int) -> bool:
         """One epoch (from the resumed batch on the first); True when the run must stop."""
-        from lrdif.training.inference import rng_for
         args, nb = self.args, self.steps_per_epoch
         order = self.dist.order(len(self.train), args.seed, epoch)
-        gen = rng_for(args.seed, epoch, self.dist.rank)
         b0 = self.start_batch if epoch == self.start_epoch else 0
         bar = None
         if self.dist.main and not args.no_progress:
@@ -503,7 +519,7 @@ class _Trainer:
                        dynamic_ncols=True, file=sys.stderr)
         try:
             for b in range(b0, nb):
-                r = self._step(epoch, b, order, gen)
+                r = self._step(epoch, b, order)
                 if bar is not None:
                     bar.update(1)
                     if self.global_step % 10 == 0 or b == nb - 1:
