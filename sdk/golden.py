@@ -57,6 +57,7 @@ then equal the recorded ones (floats within 1e-4).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -78,8 +79,8 @@ COMMITTED_DIR = REPO / "android_demo" / "core" / "src" / "test" / "resources" / 
 # ----------------------------------------------------------------------------- frames
 
 def resize_bilinear(img: np.ndarray, size: int) -> np.ndarray:
-    """Pure-numpy bilinear upscale of a square grey image to size x size (half-pixel centres),
-    so the golden frames are bit-identical whatever OpenCV build is installed."""
+    """Pure-numpy bilinear resize of a square image (grey or RGB) to size x size (half-pixel
+    centres), so the golden frames are bit-identical whatever OpenCV build is installed."""
     n = img.shape[0]
     c = (np.arange(size) + 0.5) * (n / size) - 0.5
     c = np.clip(c, 0, n - 1)
@@ -87,8 +88,10 @@ def resize_bilinear(img: np.ndarray, size: int) -> np.ndarray:
     i1 = np.minimum(i0 + 1, n - 1)
     f = c - i0
     a = img.astype(np.float64)
-    rows = a[i0] * (1 - f)[:, None] + a[i1] * f[:, None]
-    out = rows[:, i0] * (1 - f)[None, :] + rows[:, i1] * f[None, :]
+    fr = f.reshape((-1,) + (1,) * (a.ndim - 1))
+    rows = a[i0] * (1 - fr) + a[i1] * fr
+    fc = f.reshape((1, -1) + (1,) * (a.ndim - 2))
+    out = rows[:, i0] * (1 - fc) + rows[:, i1] * fc
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -127,6 +130,9 @@ SEQUENCE = [
     (240, 420, [(0, 150, 32, 45), (5, 150, 262, 60)]),
 ]
 REDETECT_INTERVAL = 2
+# the sample photo shrunk into a wide frame: its face (~11% of the long side) is below auto mode's
+# full-range threshold, so both detectors run and their detections are merged
+FAR_FACE = (480, 854, 384, 300, 60)
 
 
 def build_frames(ferplus: Path = FERPLUS_TINY) -> list[tuple[str, list[tuple[FrameSpec, np.ndarray]]]]:
@@ -134,7 +140,13 @@ def build_frames(ferplus: Path = FERPLUS_TINY) -> list[tuple[str, list[tuple[Fra
     from lrdif.sdk.assets import sample_image
 
     faces = _ferplus(ferplus)
-    cases = [("sample_photo", [(FrameSpec("sample_photo", "skimage.data.astronaut()"), sample_image())])]
+    photo = sample_image()
+    cases = [("sample_photo", [(FrameSpec("sample_photo", "skimage.data.astronaut()"), photo)])]
+    far = np.full((FAR_FACE[0], FAR_FACE[1], 3), GREY, np.uint8)
+    side, x, y = FAR_FACE[2:]
+    far[y:y + side, x:x + side] = resize_bilinear(photo, side)
+    cases.append(("far_face", [(FrameSpec("far_face", f"skimage.data.astronaut() at {side} px (face ~{side * 95 // 512} px) "
+                                                      f"in a {FAR_FACE[1]}x{FAR_FACE[0]} grey frame"), far)]))
     for name, (h, w, layout) in PASTED.items():
         src = f"{ferplus.name} faces {[i for i, *_ in layout]} pasted into a {w}x{h} grey frame"
         cases.append((name, [(FrameSpec(name, src), paste_faces(h, w, [(faces[i], s, x, y) for i, s, x, y in layout]))]))
@@ -195,9 +207,11 @@ class Recorder:
         self.trace = _Trace()
         self._roi = None
         fe, be = rec._frontend, rec._backend
-        det, lmk = fe.detector, fe.landmarker
-        det.raw = self._wrap_det_raw(det.raw)
-        det.detect = self._wrap_detect(det.detect)
+        lmk = fe.landmarker
+        for name, det in (("detector", fe.detector), ("detector_full", fe.detector_full)):
+            if det is not None:
+                det.raw = self._wrap_det_raw(det.raw, name)
+        fe.detect = self._wrap_detect(fe.detect)
         lmk.landmarks = self._wrap_landmarks(lmk.landmarks)
         lmk.raw = self._wrap_lmk_raw(lmk.raw)
         be.run = self._wrap_emotion(be.run, be.preprocess)
@@ -207,11 +221,11 @@ class Recorder:
         self.trace = _Trace()
         return self.trace
 
-    def _wrap_det_raw(self, raw):
+    def _wrap_det_raw(self, raw, name: str):
         def f(tensor):
             reg, logits = raw(tensor)
             u8 = np.rint((np.asarray(tensor[0], np.float64) + 1.0) * 127.5).astype(np.uint8)
-            self.trace.calls.append(("detector", None, {"input": (u8, "uint8"),
+            self.trace.calls.append((name, None, {"input": (u8, "uint8"),
                                                         "regressors": (reg, "float32"),
                                                         "logits": (logits, "float32")}))
             return reg, logits
@@ -287,6 +301,8 @@ def _frame_entry(spec: FrameSpec, frame: np.ndarray, trace: _Trace, results: lis
                                              np.float32).reshape(n, k), "float32"),
             "face_ids": tf.add(np.array([-1 if r.face_id is None else r.face_id for r in results], np.int32), "int32"),
             "labels": [r.label for r in results],
+            "quality": [f.quality for f in faces],
+            "source": [f.source for f in faces],
         },
     }
     if spec.timestamp_ms is not None:
@@ -309,6 +325,14 @@ def _run_case(model: Path, mode: str, frames: list, opts: dict) -> list[tuple[di
     return out
 
 
+def _detector_entry(o, min_score: float) -> dict:
+    """A detector's decoding settings (the SDK passes its own min score to both detectors)."""
+    return {"input_size": o.input_size, "strides": list(o.strides), "anchor_offset": o.anchor_offset,
+            "interpolated_anchor": o.interpolated_anchor, "num_anchors": o.num_anchors,
+            "min_score": min_score, "iou_threshold": o.iou_threshold, "score_clip": o.score_clip,
+            "num_keypoints": 6}
+
+
 def _model_file(model: Path) -> str:
     try:
         return model.resolve().relative_to(REPO).as_posix()
@@ -322,6 +346,7 @@ def write_golden(out_dir: Path, model: Path | None = None, ferplus: Path = FERPL
     from lrdif.sdk.artifact_metadata import read_metadata
     from lrdif.sdk.assets import sha256_file
     from lrdif.sdk.face import detector as det
+    from lrdif.sdk.face import frontend
     from lrdif.sdk.face import landmarker as lmk
     from lrdif.sdk.models import default_model_path
     from lrdif.sdk.recognizer import EmotionRecognizerOptions
@@ -329,17 +354,20 @@ def write_golden(out_dir: Path, model: Path | None = None, ferplus: Path = FERPL
     model = Path(model) if model is not None else default_model_path()
     defaults = EmotionRecognizerOptions()
     opts = {"max_faces": defaults.max_faces, "smoothing": defaults.smoothing,
-            "redetect_interval": REDETECT_INTERVAL}
+            "redetect_interval": REDETECT_INTERVAL, "face_detector": defaults.face_detector,
+            "keep_uncertain_faces": defaults.keep_uncertain_faces}
     index = {
         "schema": SCHEMA, "sdk_version": getattr(lrdif.sdk, "__version__", ""),
         "model_file": _model_file(model), "model_sha256": sha256_file(model),
         "metadata": read_metadata(model).to_dict(),
-        "detector": {"input_size": det.INPUT_SIZE, "strides": [8, 16, 16, 16], "anchor_offset": 0.5,
-                     "num_anchors": int(det.ANCHORS.shape[0]), "min_score": defaults.min_detection_confidence,
-                     "iou_threshold": 0.3, "score_clip": 100.0, "num_keypoints": det.NUM_KEYPOINTS},
+        "detector": _detector_entry(det.SHORT_RANGE, defaults.min_detection_confidence),
+        "detector_full": _detector_entry(det.FULL_RANGE, max(defaults.min_detection_confidence,
+                                                             det.FULL_RANGE.min_score)),
         "landmarker": {"input_size": lmk.INPUT_SIZE, "roi_scale": 1.5,
                        "min_presence": defaults.min_presence_confidence, "num_landmarks": lmk.NUM_LANDMARKS},
-        "recognizer": opts, "cases": [],
+        "recognizer": {**opts, "auto_full_below": frontend.AUTO_FULL_BELOW,
+                       "roi_agreement": dataclasses.asdict(frontend.RoiAgreement())},
+        "cases": [],
     }
     out_dir = Path(out_dir)
     for name, frames in build_frames(ferplus):

@@ -53,7 +53,8 @@ def regenerated(tmp_path_factory):
 def test_committed_golden_vectors_match_the_sdk(regenerated):
     new_index, new_blobs = _load(regenerated)
     old_index, old_blobs = _load(COMMITTED)
-    for key in ("schema", "model_file", "model_sha256", "metadata", "detector", "landmarker", "recognizer"):
+    for key in ("schema", "model_file", "model_sha256", "metadata", "detector", "detector_full", "landmarker",
+                "recognizer"):
         assert new_index[key] == old_index[key], f"index.json '{key}' changed: rerun python -m lrdif.sdk.golden {COMMITTED}"
     assert [c["name"] for c in new_index["cases"]] == [c["name"] for c in old_index["cases"]]
     checked = 0
@@ -63,7 +64,8 @@ def test_committed_golden_vectors_match_the_sdk(regenerated):
             where = f"{nc['name']}/{nf['name']}"
             assert nf["frame_sha256"] == of["frame_sha256"], f"{where}: frame rebuilt differently"
             assert [c["model"] for c in nf["calls"]] == [c["model"] for c in of["calls"]], f"{where}: call order"
-            assert nf["faces"]["labels"] == of["faces"]["labels"], f"{where}: labels"
+            for key in ("labels", "quality", "source"):
+                assert nf["faces"][key] == of["faces"][key], f"{where}: {key}"
             for (p, ne), (_, oe) in zip(_tensors(nf), _tensors(of), strict=True):
                 _compare(where + p, golden.read_tensor(new_blobs[nf["file"]], ne),
                          golden.read_tensor(old_blobs[of["file"]], oe))
@@ -82,13 +84,16 @@ def test_golden_covers_what_the_cores_replay(regenerated):
     assert ids == [[0, 1], [0], [0, 2]]           # a lost track's id is not reused
     multi = next(c for c in index["cases"] if c["name"] == "ferplus_multi")["frames"][0]
     assert golden.read_tensor(blobs[multi["file"]], multi["detections"]).shape == (3, 17)
+    far = next(c for c in index["cases"] if c["name"] == "far_face")["frames"][0]
+    assert [c["model"] for c in far["calls"]][:2] == ["detector", "detector_full"]   # auto mode's fallback
+    assert far["faces"]["source"] == ["full"]
     meta = index["metadata"]
     assert meta["temperature"] > 0 and meta["labels"][0] == "neutral"
 
 
 def test_frames_only_rebuilds_frames_checked_by_sha(tmp_path):
     (tmp_path / "index.json").write_text((COMMITTED / "index.json").read_text())
-    assert golden.write_frames(tmp_path) == 6
+    assert golden.write_frames(tmp_path) == 7
     idx = json.loads((tmp_path / "index.json").read_text())
     idx["cases"][0]["frames"][0]["frame_sha256"] = "0" * 64
     (tmp_path / "index.json").write_text(json.dumps(idx))

@@ -44,6 +44,7 @@ struct GoldenFrame {
     let detections: Tensor
     let faces: [String: Tensor]
     let labels: [String]
+    let quality: [String]
 }
 
 struct GoldenCase {
@@ -108,10 +109,11 @@ struct Golden {
         }
         let facesEntry = f["faces"] as? [String: Any] ?? [:]
         var faces: [String: Tensor] = [:]
-        for (k, v) in facesEntry where k != "labels" { faces[k] = try tensor(v, blob) }
+        for (k, v) in facesEntry where v is [String: Any] { faces[k] = try tensor(v, blob) }   // labels, quality, source: strings
         return GoldenFrame(name: f["name"] as? String ?? "?", width: w, height: h, timestampMs: f["timestamp_ms"] as? Int,
                            frame: image, calls: calls, detections: try tensor(f["detections"], blob), faces: faces,
-                           labels: facesEntry["labels"] as? [String] ?? [])
+                           labels: facesEntry["labels"] as? [String] ?? [],
+                           quality: facesEntry["quality"] as? [String] ?? [])
     }
 
     /// nil when the golden folder is absent (the caller skips with a message).

@@ -119,6 +119,7 @@ final class GoldenReplayTests: XCTestCase {
             worst = max(worst, d)
             XCTAssertLessThanOrEqual(d, 1e-5, "\(run.golden.name) probabilities")
             XCTAssertEqual(run.results.map(\.label), run.golden.labels, "\(run.golden.name) labels")
+            XCTAssertEqual(run.results.map(\.quality), run.golden.quality, "\(run.golden.name) quality")
         }
         print("golden: max probability difference \(worst)")
     }

@@ -74,7 +74,8 @@ class GoldenFrame(val dir: File, private val m: Map<*, *>) {
     val detections: Tensor by lazy { tensor(m["detections"]) }
     private val faces = m["faces"] as Map<*, *>
     fun face(key: String): Tensor = tensor(faces[key])
-    val labels: List<String> get() = (faces["labels"] as List<*>).map { it as String }
+    val labels: List<String> get() = strings("labels")
+    fun strings(key: String): List<String> = (faces[key] as List<*>).map { it as String }
 
     fun frame(): RgbImage {
         if (!frameFile.isFile) {

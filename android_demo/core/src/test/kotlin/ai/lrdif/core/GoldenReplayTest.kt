@@ -33,6 +33,7 @@ class GoldenReplayTest {
         Compare.floats("${f.name} probabilities", f.face("probabilities").floats(), all { it.probabilities }, 1e-5,
             rtol = 0.0, stat = "probabilities")
         assertEquals("${f.name} labels", f.labels, results.map { it.label })
+        assertEquals("${f.name} quality", f.strings("quality"), results.map { it.face.quality })
         val ids = f.face("face_ids").ints().toList()
         assertEquals("${f.name} face ids", ids, results.map { it.faceId ?: -1 })
         if (!video) assertTrue(ids.all { it == -1 })
@@ -86,8 +87,11 @@ class GoldenReplayTest {
             val frame = f.frame()
             for (c in f.calls) {
                 val rec = c.tensors["input"] ?: continue
-                val mine = if (c.model == "detector") BlazeFace.input(frame)
-                           else FaceMesh.input(frame, Roi(c.roi!![0], c.roi[1], c.roi[2], c.roi[3]))
+                val mine = when (c.model) {
+                    "detector" -> BlazeFace.input(frame)
+                    "detector_full" -> BlazeFace.input(frame, DetectorOptions.FULL_RANGE)
+                    else -> FaceMesh.input(frame, Roi(c.roi!![0], c.roi[1], c.roi[2], c.roi[3]))
+                }
                 Compare.pixels("${f.name} ${c.model} input", rec.bytes(), mine.data)
                 if (c.model == "detector") {
                     val t = ModelInputs.detector(mine)
