@@ -104,3 +104,112 @@ def plot_reliability(path: str | Path, conditions: dict[str, dict[str, np.ndarra
     out = atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
     return out
+
+
+# ----------------------------------------------------------------------------- CLI
+
+CONDITIONS = ("none", "udc-toled", "udc-poled", "lowlight")
+
+
+def _condition_logits(model, stage: int, crops, kinds, seed: int, progress: bool) -> dict:
+    from lrdif.training.degrade import make_degradation
+    from lrdif.training.inference import predict_logits
+
+    out = {}
+    for k in kinds:
+        deg = None if k == "none" else make_degradation(k)
+        logits, _ = predict_logits(model, crops.crops, crops.landmarks, stage=stage, degradation=deg,
+                                   seed=seed, progress=progress)
+        out[k] = logits.double().numpy()
+    return out
+
+
+def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,
+              seed: int = 0, progress: bool = True) -> dict:
+    """Fit T on PublicTest (all conditions pooled: one artifact, one T), then ECE before/after on
+    PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`."""
+    import json
+
+    from lrdif.sdk.fileio import atomic_write_bytes
+    from lrdif.training.checkpoint import load_checkpoint
+    from lrdif.training.data import prepare_crops, resolve_data_path
+    from lrdif.training.datasets import load_dataset
+
+    model, cfg, ckpt = load_checkpoint(checkpoint)
+    stage = int(ckpt.get("stage", 2))
+    ds = load_dataset(resolve_data_path(data), None, cfg.num_classes)
+    if ds.split is None:
+        raise ValueError(f"{ds.name}: calibration needs the PublicTest / PrivateTest split")
+    crops, _ = prepare_crops(ds, size=cfg.input_size, cache_dir=cache_dir, progress=progress)
+    rng = np.random.RandomState(seed)
+    sets = {}
+    for name, code in (("public", 1), ("private", 2)):
+        idx = np.flatnonzero(ds.split == code)
+        if limit and len(idx) > limit:
+            idx = np.sort(rng.choice(idx, limit, replace=False))
+        sets[name] = (crops.subset(idx), ds.labels[idx])
+    fit = _condition_logits(model, stage, sets["public"][0], CONDITIONS, seed, progress)
+    y_fit = np.concatenate([sets["public"][1]] * len(CONDITIONS))
+    t = fit_temperature(np.concatenate([fit[k] for k in CONDITIONS]), y_fit)
+    test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress)
+    y = sets["private"][1]
+    report = {"checkpoint": str(checkpoint), "temperature": t, "fitted_on": "PublicTest, all conditions pooled",
+              "n_fit": int(len(y_fit)), "n_test": int(len(y)), "bins": ECE_BINS, "conditions": {}}
+    panels = {}
+    for k in CONDITIONS:
+        before, after = softmax(test[k], 1.0), softmax(test[k], t)
+        report["conditions"][k] = {"ece_before": expected_calibration_error(before, y),
+                                   "ece_after": expected_calibration_error(after, y),
+                                   "nll_before": nll(test[k], y), "nll_after": nll(test[k], y, t),
+                                   "accuracy": float((before.argmax(1) == y).mean())}
+        panels[k] = {"labels": y, "before": before, "after": after}
+    out = Path(out_dir)
+    plot_reliability(out / "reliability.png", panels, f"PrivateTest reliability, T = {t:.3f} fitted on PublicTest")
+    atomic_write_bytes(out / "calibration.json", (json.dumps(report, indent=1) + "\n").encode())
+    return report
+
+
+def store_temperature(checkpoint: str | Path, temperature: float, source: str) -> None:
+    """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact)."""
+    from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
+
+    model, cfg, ckpt = load_checkpoint(checkpoint)
+    meta = dict(ckpt.get("meta") or {}, calibration={"temperature": float(temperature), "source": source})
+    save_checkpoint(checkpoint, model, cfg, int(ckpt["stage"]), ckpt.get("preset", "custom"), meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m lrdif.training.calibration",
+                                 description="Fit the calibration temperature of a checkpoint on PublicTest; "
+                                             "ECE and reliability diagrams on PrivateTest.")
+    ap.add_argument("--checkpoint", default=None, help="default: the shipped training/weights/lrdif-mobile.pt")
+    ap.add_argument("--out", required=True, help="folder for calibration.json and reliability.png")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--limit", type=int, default=0, help="images per split (0 = all)")
+    ap.add_argument("--write-checkpoint", action="store_true", help="store T in the checkpoint's meta")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    from lrdif.training.checkpoint import CheckpointError  # a ValueError too
+    from lrdif.training.weights import default_checkpoint_path
+
+    ckpt = Path(a.checkpoint) if a.checkpoint else default_checkpoint_path()
+    try:
+        r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress)
+        if a.write_checkpoint:
+            store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)")
+    except (OSError, ValueError, CheckpointError) as e:
+        print(f"lrdif calibration: error: {e}", file=sys.stderr)
+        return 2
+    for k, c in r["conditions"].items():
+        print(f"{k:10s} ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}   acc {c['accuracy']:.4f}")
+    print(f"temperature {r['temperature']:.4f} (written to {ckpt})" if a.write_checkpoint
+          else f"temperature {r['temperature']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
