@@ -123,7 +123,8 @@ def test_lowlight_darkens_and_is_noisy(batch):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_seeding(kind, batch):
-    deg = make_degradation(kind)
+    # the randomised / held-out UDC kinds with a 2-PSF bank: the same code path, seconds not minutes
+    deg = make_degradation(kind, n_psf=2) if kind in ("udc-random", "udc-unseen") else make_degradation(kind)
     a, b, c = deg(batch, gen(5)), deg(batch, gen(5)), deg(batch, gen(6))
     assert a.shape == batch.shape and a.dtype == batch.dtype
     assert 0 <= a.min() and a.max() <= 1
@@ -223,3 +224,37 @@ def test_cli_bad_input(case, tmp_path, capsys):
 def test_console_script_module():
     r = subprocess.run([sys.executable, "-m", "lrdif.training.degrade_cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--kind" in r.stdout
+
+
+def test_unseen_kinds_are_held_out_of_the_training_randomisation():
+    """The held-out test kinds lie outside every training range on the parameters they hold out,
+    so 'unseen panel' / 'unseen low-light' scores measure generalisation, not recall of a setting."""
+    from lrdif.training.degrade.core import (LOWLIGHT_RANDOM_RANGES, LOWLIGHT_UNSEEN_RANGES, POLED_RANGES,
+                                             TOLED_RANGES, UDC_RANDOM_RANGES, UDC_UNSEEN_RANGES, LOWLIGHT_RANGES)
+
+    def disjoint(a, b):
+        return a[1] < b[0] or b[1] < a[0]
+
+    unseen = UDC_UNSEEN_RANGES.layout
+    for r in (UDC_RANDOM_RANGES, TOLED_RANGES, POLED_RANGES):
+        assert disjoint(unseen.pitch_um, r.layout.pitch_um)
+        assert disjoint(unseen.open_w, r.layout.open_w)
+    for r in (LOWLIGHT_RANDOM_RANGES, LOWLIGHT_RANGES):
+        assert disjoint(LOWLIGHT_UNSEEN_RANGES.exposure_ev, r.exposure_ev)
+        assert disjoint(LOWLIGHT_UNSEEN_RANGES.illuminant_k, r.illuminant_k)
+    # the training randomisation covers both canonical panels' geometry
+    for r in (TOLED_RANGES, POLED_RANGES):
+        assert UDC_RANDOM_RANGES.layout.pitch_um[0] <= r.layout.pitch_um[0]
+        assert r.layout.pitch_um[1] <= UDC_RANDOM_RANGES.layout.pitch_um[1]
+
+
+@pytest.mark.parametrize("kind", ["lowlight-random", "lowlight-unseen"])
+def test_new_lowlight_kinds_are_deterministic_and_darker(kind):
+    deg = make_degradation(kind)
+    assert deg.kind == kind
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    a = deg(x, torch.Generator().manual_seed(5))
+    b = deg(x, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    if kind == "lowlight-unseen":      # beyond 4 EV with little recovery: clearly darker than the input
+        assert float(a.mean()) < 0.8 * float(x.mean())

@@ -167,9 +167,9 @@ def _logits(model, stage: int, crops, kind: str, seed: int, steps: int | None, s
 
 
 def _kinds(spec: str) -> list[str]:
-    from lrdif.training.degrade import KINDS
+    from lrdif.training.degrade import CANONICAL_KINDS, KINDS
     if spec.strip().lower() == "all":
-        return list(KINDS)
+        return list(CANONICAL_KINDS)
     ks = [k.strip() for k in spec.split(",") if k.strip()]
     bad = [k for k in ks if k not in KINDS]
     if bad or not ks:

@@ -6,7 +6,7 @@
 
 See training/DEGRADATIONS.md for the models, parameter ranges and measured speed.
 """
-from .core import (KINDS, LOWLIGHT_RANGES, POLED_RANGES, TOLED_RANGES, VERSION, Degradation, Identity,
+from .core import (CANONICAL_KINDS, KINDS, LOWLIGHT_RANGES, POLED_RANGES, TOLED_RANGES, VERSION, Degradation, Identity,
                    LowLightDegradation, LowLightRanges, MixedDegradation, UDCDegradation, UDCRanges,
                    make_degradation)
 from .images import BLOCK, block_generator, degrade_images, resize_images
@@ -14,7 +14,7 @@ from .psf import (POLED_LAYOUT, TOLED_LAYOUT, DisplayLayout, LayoutRanges, PSFBa
                   load_psf, psf_second_moment)
 
 __all__ = [
-    "KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
+    "KINDS", "CANONICAL_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
     "LowLightDegradation", "MixedDegradation", "make_degradation", "TOLED_RANGES", "POLED_RANGES",
     "LOWLIGHT_RANGES", "degrade_images", "resize_images", "block_generator", "BLOCK", "DisplayLayout",
     "LayoutRanges", "TOLED_LAYOUT", "POLED_LAYOUT", "PSFBank", "compute_psf", "get_bank", "load_psf",

@@ -20,12 +20,15 @@ from .psf import (BANK_MRAD, CHANNEL_WAVELENGTHS_NM, POLED_LAYOUT, TOLED_LAYOUT,
                   bin_psf, get_bank, load_psf)
 
 __all__ = [
-    "KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
+    "KINDS", "CANONICAL_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
     "LowLightDegradation", "MixedDegradation", "make_degradation", "TOLED_RANGES", "POLED_RANGES",
     "LOWLIGHT_RANGES",
 ]
 
-KINDS = ("none", "udc-toled", "udc-poled", "lowlight")
+KINDS = ("none", "udc-toled", "udc-poled", "lowlight", "udc-random", "lowlight-random", "udc-unseen",
+         "lowlight-unseen")
+# the canonical test conditions; *-random are training randomisation, *-unseen held-out test sets
+CANONICAL_KINDS = KINDS[:4]
 VERSION = "lrdif.degrade/1"
 
 
@@ -283,8 +286,9 @@ class LowLightDegradation(Degradation):
     -> highlights/shadows tone edits -> sRGB, 8 bit."""
     kind = "lowlight"
 
-    def __init__(self, ranges: LowLightRanges = LOWLIGHT_RANGES):
+    def __init__(self, ranges: LowLightRanges = LOWLIGHT_RANGES, kind: str = "lowlight"):
         self.ranges = ranges
+        self.kind = kind
 
     def _apply(self, x, gen):
         rg = self.ranges
@@ -369,7 +373,36 @@ def _jsonable(obj):
     return obj
 
 
-_DEFAULT_RANGES = {"udc-toled": TOLED_RANGES, "udc-poled": POLED_RANGES, "lowlight": LOWLIGHT_RANGES}
+# Degradation randomisation (issue 12): training samples panel geometry, transmittance, noise,
+# colour cast, exposure and low-light parameters over wide ranges ("*-random"), so no single simulator
+# setting is learned. The "*-unseen" kinds are held out: their panel geometry (pixel pitch above
+# 105 um, openings wider than 55 % of the pitch) and their light (exposure beyond 4 EV,
+# sodium/candle illuminants below 2600 K) lie outside every training range, so a model scored on them
+# meets a panel / a darkness it never saw (ranges and disjointness are tested). The lens aperture
+# cannot be held out: the PSF grid takes apertures up to ~1.6 mm (psf.compute_psf).
+RANDOM_LAYOUT = LayoutRanges(
+    name="random", pitch_um=(35.0, 105.0), aspect=(0.85, 1.15), open_w=(0.2, 0.55), open_h=(0.2, 0.9),
+    n_openings=(1, 2), transpose_prob=0.5, aperture_mm=(0.9, 1.6))
+UNSEEN_LAYOUT = LayoutRanges(
+    name="unseen", pitch_um=(110.0, 140.0), aspect=(0.95, 1.05), open_w=(0.56, 0.7), open_h=(0.56, 0.7),
+    n_openings=(1,), transpose_prob=0.0, aperture_mm=(1.0, 1.5))
+UDC_RANDOM_RANGES = UDCRanges(
+    layout=RANDOM_LAYOUT, n_psf=48, psf_seed=303, distance_m=(0.2, 0.6),
+    material_rgb=((0.3, 1.0), (0.2, 0.95), (0.05, 0.9)), glare=(0.0, 0.15),
+    electrons_white=(300.0, 10000.0), read_noise_e=(1.0, 6.0), brightness=(0.5, 1.0), wb_correction=(0.3, 0.9))
+UDC_UNSEEN_RANGES = UDCRanges(
+    layout=UNSEEN_LAYOUT, n_psf=12, psf_seed=404,
+    material_rgb=((0.55, 0.7), (0.7, 0.85), (0.45, 0.6)), glare=(0.03, 0.1),
+    electrons_white=(500.0, 5000.0), brightness=(0.6, 0.9), wb_correction=(0.4, 0.8))
+LOWLIGHT_RANDOM_RANGES = LowLightRanges(
+    exposure_ev=(1.0, 4.0), illuminant_k=(2600.0, 9000.0), wb_correction=(0.1, 0.9), tint=(-0.08, 0.08),
+    electrons_white=(500.0, 10000.0), read_noise_e=(1.0, 8.0), adc_bits=(8, 12), recovery=(0.0, 0.6),
+    highlights=(-0.2, 0.05), shadows=(-0.2, 0.08))
+LOWLIGHT_UNSEEN_RANGES = LowLightRanges(exposure_ev=(4.2, 5.0), illuminant_k=(1900.0, 2500.0))
+
+_DEFAULT_RANGES = {"udc-toled": TOLED_RANGES, "udc-poled": POLED_RANGES, "lowlight": LOWLIGHT_RANGES,
+                   "udc-random": UDC_RANDOM_RANGES, "lowlight-random": LOWLIGHT_RANDOM_RANGES,
+                   "udc-unseen": UDC_UNSEEN_RANGES, "lowlight-unseen": LOWLIGHT_UNSEEN_RANGES}
 
 
 def make_degradation(kind: str, **overrides) -> Degradation:
@@ -394,6 +427,6 @@ def make_degradation(kind: str, **overrides) -> Degradation:
     if bad:
         raise ValueError(f"degradation {kind!r}: unknown parameter(s) {bad}; valid: {', '.join(sorted(fields))}")
     ranges = dataclasses.replace(base, **overrides)
-    if kind == "lowlight":
-        return LowLightDegradation(ranges)
+    if kind.startswith("lowlight"):
+        return LowLightDegradation(ranges, kind=kind)
     return UDCDegradation(kind, ranges, **extra)
