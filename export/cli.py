@@ -16,28 +16,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lrdif.export.data import MIN_CALIB
 from lrdif.export.graph import ExportError, UsageError, default_checkpoint
 
 PROG = "lrdif-export"
 
 
-def _default_data() -> Path:
-    try:
-        from lrdif.training.data import resolve_data_path
-        return resolve_data_path(None)
-    except ImportError:
-        return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ferplus" / "ferplus_48x48_uint8.npz"
-
-
 def _data_path(p: str | None) -> Path:
-    if p is None:
-        return _default_data()
-    try:
-        from lrdif.training.data import resolve_data_path
-        return resolve_data_path(p)
-    except ImportError:
-        return Path(p)
+    """--calib / --verify-data: the one data-path lookup (`lrdif.training.data.resolve_data_path`)."""
+    from lrdif.training.data import resolve_data_path
+    return resolve_data_path(p)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,10 +78,9 @@ def _targets(spec: str) -> list[str]:
 
 
 def _make_target(name: str, args: argparse.Namespace):
-    from lrdif.export.targets import REGISTRY
-    from lrdif.export.targets.tflite import TFLiteTarget
+    from lrdif.export.targets import get_target
 
-    return TFLiteTarget(args.tflite_int8) if name == "tflite" else REGISTRY[name]
+    return get_target(name, int8_mode=args.tflite_int8) if name == "tflite" else get_target(name)
 
 
 def _check_args(args: argparse.Namespace) -> tuple[list[Any], Path]:
@@ -155,90 +144,110 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _logger(quiet: bool):
+    return (lambda *a: None) if quiet else (lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr, flush=True))
+
+
+def _reference(module: Any, fs: Any) -> np.ndarray:
+    """torch fp32 probabilities of a FaceSet (its model input made by the SDK's `preprocess`)."""
+    import torch
+
+    with torch.no_grad():
+        return torch.cat([module(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[0]
+                          for i in range(0, len(fs), 64)]).numpy()
+
+
+def _load_data(args: argparse.Namespace, graph: Any, report: dict, log) -> tuple[Any, Any]:
+    """(calibration FaceSet or None, VerifyData or None); normalised with the graph's metadata."""
+    from lrdif.export.data import DataError, load_calibration, load_verification
+    from lrdif.export.targets import VerifyData
+
+    k, size, md = len(graph.labels), int(graph.cfg.input_size), graph.metadata
+    calib = vdata = None
+    try:
+        if args.calib is not None:
+            log(f"calibration: {args.calib_size} class-balanced crops from {args.calib} (clean/UDC/low-light mix)")
+            calib = load_calibration(args.calib, args.calib_size, k, size, progress=not args.quiet, meta=md)
+            report["calibration"] = calib.info
+            log(f"calibration classes {calib.info['class_counts']}, split {calib.info['split']}")
+        if not args.no_verify:
+            log(f"verification: {args.verify_size} crops from {args.verify_data}, clean + UDC")
+            sets = load_verification(args.verify_data, args.verify_size, k, size, progress=not args.quiet, meta=md)
+            report["verification"] = sets["clean"].info | {"sets": list(sets)}
+            reference = {name: _reference(graph.module, fs) for name, fs in sets.items()}
+            for name, fs in sets.items():
+                acc = float((reference[name].argmax(1) == fs.labels).mean() * 100)
+                report["verification"][f"torch_fp32_accuracy_{name}"] = acc
+                log(f"torch fp32 accuracy on {name}: {acc:.2f}%")
+            vdata = VerifyData(sets=sets, reference=reference, module=graph.module, metadata=md, threads=args.threads)
+    except DataError as e:
+        raise UsageError(str(e)) from None
+    return calib, vdata
+
+
+def _export_one(args: argparse.Namespace, target: Any, graph: Any, out: Path, calib: Any, vdata: Any, log) -> dict:
+    """Export (and verify) one target; a failure is recorded in the entry, never raised."""
+    import dataclasses
+
+    from lrdif.export import report as rep
+
+    name = target.name
+    fp16 = bool(args.fp16 and target.supports_fp16)
+    md = target.metadata_for(graph.metadata, args.int8, fp16)
+    variant = target.variant(args.int8, fp16)
+    path = out / target.filename(graph.metadata.model_name, args.int8, fp16)
+    entry: dict[str, Any] = {"target": name, "variant": variant, "quantisation": md.quantisation,
+                             "int8_meaning": " ".join((type(target).__doc__ or "").split()) if args.int8 else None,
+                             "batch": md.batch}
+    log(f"{name} ({variant}): exporting -> {path}")
+    t0 = time.perf_counter()
+    try:
+        made = target.export(graph.module, graph.sample_inputs(1), path, args.int8, calib, md, opset=args.opset, fp16=fp16)
+        entry.update(artifact=str(made.path), size_bytes=target.artifact_size(made.path),
+                     export_seconds=round(time.perf_counter() - t0, 1), **made.info)
+        if "delegate_partitions" in made.info:
+            log(f"{name}: {made.info['delegate_partitions']} XNNPACK delegate partitions; outside: "
+                f"{made.info['ops_outside_delegate']}")
+        if vdata is not None:
+            log(f"{name} ({variant}): verifying in {target.runtime}")
+            entry.update(target.verify(made.path, dataclasses.replace(vdata, metadata=md)))
+            entry["bars"] = rep.bars(entry)
+        entry["status"] = "ok"
+    except Exception as e:  # one target failing must not stop the others
+        msg = " ".join(f"{type(e).__name__}: {e}".split())[:500]
+        entry.update(status="failed", error=msg)
+        print(f"{PROG}: error: {name} ({variant}) failed: {msg}", file=sys.stderr)
+    return entry
+
+
 def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
     from lrdif.export import report as rep
-    from lrdif.export.data import DataError, load_calibration, load_verification
     from lrdif.export.graph import load_inference
-    from lrdif.export.targets import VerifyData
 
     torch.set_num_threads(args.threads)
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr, flush=True))
+    log = _logger(args.quiet)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
     log(f"loading {ckpt}")
     graph = load_inference(ckpt, args.steps)
-    cfg, k = graph.cfg, len(graph.labels)
-    log(f"model: preset {graph.preset}, {k} classes, {graph.steps} diffusion steps, "
-        f"{sum(p.numel() for p in graph.module.parameters()):,} parameters")
+    log(f"model: preset {graph.preset} v{graph.metadata.model_version}, {len(graph.labels)} classes, {graph.steps} "
+        f"diffusion steps, {sum(p.numel() for p in graph.module.parameters()):,} parameters")
     report = rep.load(out)
-    report["run"] = {"checkpoint": str(ckpt), "preset": graph.preset, "steps": graph.steps, "labels": list(graph.labels),
+    report["run"] = {"checkpoint": str(ckpt), "preset": graph.preset, "model_version": graph.metadata.model_version,
+                     "steps": graph.steps, "labels": list(graph.labels),
                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": argv,
                      "platform": sys.platform}
-
-    calib = None
-    try:
-        if args.calib is not None:
-            log(f"calibration: {args.calib_size} class-balanced crops from {args.calib} (clean/UDC/low-light mix)")
-            calib = load_calibration(args.calib, args.calib_size, k, int(cfg.input_size), progress=not args.quiet)
-            report["calibration"] = calib.info
-            log(f"calibration classes {calib.info['class_counts']}, split {calib.info['split']}")
-        vdata = None
-        if not args.no_verify:
-            log(f"verification: {args.verify_size} crops from {args.verify_data}, clean + UDC")
-            sets = load_verification(args.verify_data, args.verify_size, k, int(cfg.input_size), progress=not args.quiet)
-            report["verification"] = sets["clean"].info | {"sets": list(sets)}
-            reference = {}
-            with torch.no_grad():
-                for name, fs in sets.items():
-                    reference[name] = torch.cat([
-                        graph.module(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[0]
-                        for i in range(0, len(fs), 64)]).numpy()
-                    acc = float((reference[name].argmax(1) == fs.labels).mean() * 100)
-                    report["verification"][f"torch_fp32_accuracy_{name}"] = acc
-                    log(f"torch fp32 accuracy on {name}: {acc:.2f}%")
-            vdata = VerifyData(sets=sets, reference=reference, module=graph.module, metadata=graph.metadata,
-                               threads=args.threads)
-    except DataError as e:
-        raise UsageError(str(e)) from None
-
-    sample = graph.sample_inputs(1)
+    calib, vdata = _load_data(args, graph, report, log)
     failed = []
     for target in targets:
-        name = target.name
-        fp16 = bool(args.fp16 and target.supports_fp16)
-        md = target.metadata_for(graph.metadata, args.int8, fp16)
-        variant = target.variant(args.int8, fp16)
-        path = out / target.filename(graph.metadata.model_name, args.int8, fp16)
-        entry: dict[str, Any] = {"target": name, "variant": variant, "quantisation": md.quantisation,
-                                 "int8_meaning": " ".join((type(target).__doc__ or "").split()) if args.int8 else None,
-                                 "batch": md.batch}
-        log(f"{name} ({variant}): exporting -> {path}")
-        t0 = time.perf_counter()
-        try:
-            target.export(graph.module, sample, path, args.int8, calib, md, opset=args.opset, fp16=fp16)
-            entry.update(artifact=str(path), size_bytes=target.artifact_size(path),
-                         export_seconds=round(time.perf_counter() - t0, 1), **target.export_info)
-            if "delegate_partitions" in target.export_info:
-                log(f"{name}: {target.export_info['delegate_partitions']} XNNPACK delegate partitions; outside: "
-                    f"{target.export_info['ops_outside_delegate']}")
-            if vdata is not None:
-                log(f"{name} ({variant}): verifying in {target.runtime}")
-                vdata.metadata = md
-                entry.update(target.verify(path, vdata))
-                entry["bars"] = rep.bars(entry)
-            entry["status"] = "ok"
-        except Exception as e:  # one target failing must not stop the others
-            msg = " ".join(f"{type(e).__name__}: {e}".split())[:500]
-            entry.update(status="failed", error=msg)
-            failed.append(name)
-            print(f"{PROG}: error: {name} ({variant}) failed: {msg}", file=sys.stderr)
-        report["entries"][f"{name}-{variant}"] = entry
+        entry = _export_one(args, target, graph, out, calib, vdata, log)
+        if entry["status"] != "ok":
+            failed.append(target.name)
+        report["entries"][f"{target.name}-{entry['variant']}"] = entry
         rep.write(out, report)
-
     j, m = rep.write(out, report)
     if not args.quiet:
         print(rep.table(rep.summary_rows(report)))

@@ -3,7 +3,9 @@
 Both come from a dataset the user names (default: the shared FERPlus npz), through the same path
 training uses: `lrdif.training.datasets.load_dataset` -> `lrdif.training.data.prepare_crops`
 (the SDK's own face front-end, cached per dataset by `lrdif.training.landmarks`) ->
-`lrdif.training.degrade.degrade_images` on the 64x64 crops -> `(pixel/255 - 0.5) / 0.5`.
+`lrdif.training.degrade.degrade_images` on the 64x64 crops. Each set keeps the uint8 crops (what the
+SDK's backends take) and their model input made by the SDK's own `lrdif.sdk.backends.preprocess`
+from the model's metadata (what torch and the calibrators take).
 
 - calibration: `n` class-balanced crops from the training split (round-robin over classes, so a
   rare class short of n/K samples gives its place to the others; the class counts are reported),
@@ -35,7 +37,8 @@ class DataError(RuntimeError):
 @dataclass
 class FaceSet:
     name: str
-    image: np.ndarray        # (N, 3, S, S) float32, normalised
+    crops: np.ndarray        # (N, S, S, 3) uint8 RGB: the SDK backends' input
+    image: np.ndarray        # (N, 3, S, S) float32: preprocess(crops, metadata), the model's input
     landmarks: np.ndarray    # (N, 468, 2) float32, crop-normalised [0, 1]
     labels: np.ndarray       # (N,) int64
     info: dict[str, Any] = field(default_factory=dict)
@@ -82,9 +85,14 @@ def _degrade(crops: np.ndarray, kinds: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def _normalise(crops_nhwc: np.ndarray) -> np.ndarray:
-    x = crops_nhwc.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-    return np.ascontiguousarray((x - 0.5) / 0.5, dtype=np.float32)
+def _meta(meta, size: int):
+    from lrdif.sdk.metadata import CropSpec, ModelMetadata
+    return meta if meta is not None else ModelMetadata(input_size=size, crop=CropSpec(size=size))
+
+
+def _faceset(name: str, crops: np.ndarray, lm, labels, meta, info: dict) -> FaceSet:
+    from lrdif.sdk.backends.base import preprocess
+    return FaceSet(name, crops, preprocess(crops, meta), lm, labels, info=info)
 
 
 def balanced_indices(labels: np.ndarray, n: int, classes: int, seed: int) -> np.ndarray:
@@ -100,7 +108,9 @@ def balanced_indices(labels: np.ndarray, n: int, classes: int, seed: int) -> np.
 
 
 def load_calibration(path: str | os.PathLike, n: int, classes: int, size: int = 64, seed: int = 0,
-                     progress: bool = False) -> FaceSet:
+                     progress: bool = False, meta=None) -> FaceSet:
+    """`meta`: the model's `ModelMetadata` (normalisation); default: the contract at `size`."""
+    meta = _meta(meta, size)
     ds, used = _load(path, "train", classes)
     idx = balanced_indices(np.asarray(ds.labels), n, classes, seed)
     if len(idx) < n:
@@ -109,14 +119,15 @@ def load_calibration(path: str | os.PathLike, n: int, classes: int, size: int = 
     kinds = np.array([CALIB_KINDS[i % len(CALIB_KINDS)] for i in range(len(idx))])
     crops = _degrade(crops, kinds, seed)
     counts = np.bincount(labels, minlength=classes)
-    return FaceSet("calibration", _normalise(crops), lm, labels, info={
+    return _faceset("calibration", crops, lm, labels, meta, info={
         "path": str(path), "split": used, "n": int(len(idx)), "class_counts": counts.tolist(),
         "kinds": {k: int((kinds == k).sum()) for k in CALIB_KINDS}, "faces_found": info.get("faces_found"),
         "seed": seed})
 
 
 def load_verification(path: str | os.PathLike, n: int, classes: int, size: int = 64, seed: int = 1,
-                      progress: bool = False) -> dict[str, FaceSet]:
+                      progress: bool = False, meta=None) -> dict[str, FaceSet]:
+    meta = _meta(meta, size)
     ds, used = _load(path, "test", classes)
     total = len(ds)
     if total < n:
@@ -129,7 +140,7 @@ def load_verification(path: str | os.PathLike, n: int, classes: int, size: int =
     base = {"path": str(path), "split": used, "n": n, "faces_found": info.get("faces_found"), "seed": seed,
             "class_counts": np.bincount(labels, minlength=classes).tolist()}
     return {
-        "clean": FaceSet("clean", _normalise(crops), lm, labels, info=dict(base, kinds={"none": n})),
-        "udc": FaceSet("udc", _normalise(udc), lm, labels,
+        "clean": _faceset("clean", crops, lm, labels, meta, info=dict(base, kinds={"none": n})),
+        "udc": _faceset("udc", udc, lm, labels, meta,
                        info=dict(base, kinds={k: int((kinds == k).sum()) for k in ("udc-toled", "udc-poled")})),
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrdif.sdk.assets import sha256_file
 from lrdif.sdk.labels import labels_for
-from lrdif.sdk.metadata import CropSpec, ModelMetadata
+from lrdif.sdk.metadata import ModelMetadata
 
 
 class ExportError(RuntimeError):
@@ -53,23 +53,28 @@ class InferenceGraph:
 
 
 def build_metadata(cfg: Any, preset: str, steps: int, labels: tuple[str, ...], weights_sha256: str = "",
-                   version: str = "0.1.0") -> ModelMetadata:
-    size = int(cfg.input_size)
-    return ModelMetadata(labels=tuple(labels), input_size=size, crop=CropSpec(size=size) if size != CropSpec().size
-                         else CropSpec(), num_landmarks=int(cfg.num_landmarks), diffusion_steps=int(steps),
-                         model_name=f"lrdif-{preset}", model_version=version, preset=preset,
-                         weights_sha256=weights_sha256)
+                   version: str = "0.0.0") -> ModelMetadata:
+    """The artifact metadata: `lrdif.training.inference.model_metadata` (the contract training
+    normalises with) plus the export's steps, version and weights hash."""
+    from lrdif.training.inference import model_metadata
+    return model_metadata(cfg, preset, steps=steps, labels=labels, version=version, weights_sha256=weights_sha256)
 
 
-def from_module(module: Any, cfg: Any, preset: str, checkpoint: str | Path = "", labels=None) -> InferenceGraph:
-    """Wrap an already built inference module (e.g. in tests) as an `InferenceGraph`."""
+def from_module(module: Any, cfg: Any, preset: str, checkpoint: str | Path = "", labels=None,
+                version: str | None = None) -> InferenceGraph:
+    """Wrap an already built inference module (e.g. in tests) as an `InferenceGraph`. `version`:
+    the model version every artifact carries (default: `lrdif.training.inference.model_version`
+    of the checkpoint file)."""
+    from lrdif.training.inference import model_version
+
     module.eval()
     steps = int(getattr(module, "steps", 0))
     labels = tuple(labels) if labels else labels_for(int(cfg.num_classes))
     sha = sha256_file(checkpoint) if checkpoint and Path(checkpoint).is_file() else ""
+    version = version or model_version(None, checkpoint if checkpoint else None)
     return InferenceGraph(module=module, cfg=cfg, checkpoint=Path(checkpoint) if checkpoint else Path(),
                           preset=preset, steps=steps, labels=labels,
-                          metadata=build_metadata(cfg, preset, steps, labels, sha))
+                          metadata=build_metadata(cfg, preset, steps, labels, sha, version))
 
 
 def load_inference(checkpoint: str | Path, steps: int | None = None) -> InferenceGraph:
@@ -95,4 +100,5 @@ def load_inference(checkpoint: str | Path, steps: int | None = None) -> Inferenc
         p.requires_grad_(False)
     preset = str(ckpt.get("preset") or "custom") if isinstance(ckpt, dict) else "custom"
     labels = tuple(ckpt.get("labels") or ()) if isinstance(ckpt, dict) else ()
-    return from_module(module, cfg, preset, path, labels or None)
+    from lrdif.training.inference import model_version
+    return from_module(module, cfg, preset, path, labels or None, version=model_version(ckpt, path))

@@ -71,9 +71,9 @@ def _export(target: str, name: str) -> Path:
     same code, IO names, batch policy and metadata embedding as the shipped artifacts."""
     from lrdif.export.targets import REGISTRY
 
-    t = REGISTRY[target]
+    t = REGISTRY[target]()
     model, _ = _tiny_model()
-    return t.export(model, _sample_args(2), _workdir() / name, False, None, t.metadata_for(tiny_metadata(), False))
+    return t.export(model, _sample_args(2), _workdir() / name, False, None, t.metadata_for(tiny_metadata(), False)).path
 
 
 @functools.cache

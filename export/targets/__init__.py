@@ -1,15 +1,19 @@
-"""Export targets: one small class per format, all behind `REGISTRY`.
+"""Export targets: one small stateless class per format, named in `REGISTRY` (name -> class;
+`get_target(name, **options)` makes one).
 
-Each target has `name`, `suffix`, `runtime`, `batch` (0 = dynamic), a docstring saying what
-"int8" means for it, and
+Each target has `name`, `suffix`, `runtime`, `backend` (the `lrdif.sdk.backends` runtime that runs
+it), `batch` (0 = dynamic), a docstring saying what "int8" means for it, and
 
-- `export(module, sample_inputs, out_path, int8, calib, metadata, **options) -> Path`: writes the
-  artifact atomically (temporary name in the same folder, then `os.replace` / rename), metadata
-  embedded; `self.export_info` then holds extra facts of that export (e.g. delegate partitions);
+- `export(module, sample_inputs, out_path, int8, calib, metadata, **options) -> Exported`: writes
+  the artifact atomically (temporary name in the same folder, then `os.replace` / rename), metadata
+  embedded, and returns its path with the facts of that export (e.g. delegate partitions);
 - `verify(artifact, data) -> dict`: reads the metadata back with the SDK's `read_metadata`, checks
-  the artifact's own structure, runs it in its own runtime on real crops and compares with torch.
+  the artifact's own structure, runs it through the SDK's own backend
+  (`lrdif.sdk.backends.load_backend`, the product path: uint8 crops in, the SDK's preprocessing)
+  on real crops and compares with torch.
 
-Heavy libraries are imported inside the methods, so importing the registry is cheap.
+Targets hold configuration only (e.g. the TFLite int8 flavour), never results. Heavy libraries are
+imported inside the methods, so importing the registry is cheap.
 """
 from __future__ import annotations
 
@@ -26,14 +30,21 @@ import numpy as np
 
 from lrdif.sdk.metadata import ModelMetadata
 
-Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (image, landmarks) batch -> probabilities
+Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (uint8 crops, landmarks) batch -> probabilities
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What one export made: the artifact and the facts of that conversion."""
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class VerifyData:
     """What `Target.verify` compares against: real crop sets, torch fp32 probabilities on them, the
     torch module itself (CoreML simulation on Linux) and the metadata the artifact must carry."""
-    sets: dict[str, Any]                       # name -> export.data.FaceSet
+    sets: dict[str, Any]                       # name -> export.data.FaceSet (uint8 crops + model input)
     reference: dict[str, np.ndarray]           # name -> torch fp32 probabilities
     module: Any
     metadata: ModelMetadata                    # expected (target/quantisation/batch filled in)
@@ -107,15 +118,13 @@ def require_calib(calib: Any, target: str) -> None:
 
 
 class Target:
-    """Base class; subclasses set the class attributes and implement `export` and `runner`."""
+    """Base class; subclasses set the class attributes and implement `export`."""
     name = ""
     suffix = ""
     runtime = ""
+    backend = ""            # lrdif.sdk.backends runtime name
     batch = 1
     supports_fp16 = False
-
-    def __init__(self) -> None:
-        self.export_info: dict[str, Any] = {}
 
     # --- naming / metadata ------------------------------------------------------------------
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
@@ -137,13 +146,22 @@ class Target:
 
     # --- to implement -----------------------------------------------------------------------
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
-               metadata: ModelMetadata, **options: Any) -> Path:
+               metadata: ModelMetadata, **options: Any) -> Exported:
         raise NotImplementedError
 
+    def runs_here(self) -> bool:
+        """Whether the artifact's runtime exists on this platform."""
+        return True
+
     def runner(self, artifact: Path, threads: int = 1) -> Runner | None:
-        """A callable running the artifact in its own runtime, or None where that runtime does not
-        exist on this platform (then `verify` says so)."""
-        raise NotImplementedError
+        """The artifact run through the SDK's own backend (uint8 crops + landmarks -> probabilities),
+        or None where that runtime does not exist on this platform (then `verify` says so)."""
+        if not self.runs_here():
+            return None
+        from lrdif.sdk.backends import load_backend
+
+        backend = load_backend(artifact, backend=self.backend, num_threads=threads)
+        return lambda crops, landmarks: backend.run(crops, landmarks)[0]
 
     def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
         """Format-specific structure checks; returns facts, raises AssertionError on a failure."""
@@ -156,14 +174,15 @@ class Target:
         return p.stat().st_size
 
     # --- verification -----------------------------------------------------------------------
-    def run_set(self, run: Runner, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        step = 64 if self.batch == 0 else self.batch
-        outs = [run(image[i:i + step], landmarks[i:i + step]) for i in range(0, len(image), step)]
+    def run_set(self, run: Runner, crops: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Probabilities of uint8 crops (N, S, S, 3) in batches of 64 (the backend chunks fixed-batch
+        artifacts itself)."""
+        outs = [run(crops[i:i + 64], landmarks[i:i + 64]) for i in range(0, len(crops), 64)]
         return np.concatenate(outs).astype(np.float32)
 
     def latency_ms(self, run: Runner, data: VerifyData) -> float:
         fs = next(iter(data.sets.values()))
-        x, lm = fs.image[:1], fs.landmarks[:1]
+        x, lm = fs.crops[:1], fs.landmarks[:1]
         for _ in range(5):
             run(x, lm)
         ts = []
@@ -191,10 +210,11 @@ class Target:
         run = self.runner(artifact, threads=data.threads)
         if run is None:
             return res
-        res["checks"].append(f"numerics in {self.runtime}")
+        res["checks"].append(f"numerics in {self.runtime} through lrdif.sdk.backends.load_backend "
+                             f"(backend {self.backend!r}, uint8 crops, the SDK's preprocessing)")
         res["sets"] = {}
         for name, fs in data.sets.items():
-            probs = self.run_set(run, fs.image, fs.landmarks)
+            probs = self.run_set(run, fs.crops, fs.landmarks)
             ref = data.reference[name]
             res["sets"][name] = {"n": len(fs), "accuracy": accuracy(probs, fs.labels),
                                  "torch_fp32_accuracy": accuracy(ref, fs.labels), **parity(probs, ref)}
@@ -203,18 +223,19 @@ class Target:
         return res
 
 
-def _registry() -> dict[str, Target]:
+def _registry() -> dict[str, type[Target]]:
     from .coreml import CoreMLTarget
     from .executorch import ExecuTorchTarget
     from .onnx import OnnxTarget
     from .tflite import TFLiteTarget
 
-    return {t.name: t for t in (OnnxTarget(), CoreMLTarget(), TFLiteTarget(), ExecuTorchTarget())}
+    return {t.name: t for t in (OnnxTarget, CoreMLTarget, TFLiteTarget, ExecuTorchTarget)}
 
 
-REGISTRY: dict[str, Target] = _registry()
+REGISTRY: dict[str, type[Target]] = _registry()
 TARGETS = tuple(REGISTRY)
 
 
-def get_target(name: str) -> Target:
-    return REGISTRY[name]
+def get_target(name: str, **options: Any) -> Target:
+    """A target by name; `options` configure it (TFLite: `int8_mode`)."""
+    return REGISTRY[name](**options)

@@ -11,7 +11,7 @@ import numpy as np
 
 from lrdif.sdk.metadata import METADATA_KEY, ModelMetadata
 
-from . import Target, VerifyData, accuracy, atomic_path
+from . import Exported, Target, VerifyData, accuracy, atomic_path
 
 WEIGHT_THRESHOLD = 2048  # coremltools' OpLinearQuantizerConfig default: smaller consts stay float
 
@@ -85,6 +85,7 @@ class CoreMLTarget(Target):
     name = "coreml"
     suffix = ".mlpackage"
     runtime = "Core ML (macOS only)"
+    backend = "coreml"
     batch = 1
     supports_fp16 = True
 
@@ -96,7 +97,7 @@ class CoreMLTarget(Target):
         return f"{q}-fp16" if fp16 else q
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
-               metadata: ModelMetadata, fp16: bool = False, **options: Any) -> Path:
+               metadata: ModelMetadata, fp16: bool = False, **options: Any) -> Exported:
         import coremltools as ct
         import torch
 
@@ -106,7 +107,7 @@ class CoreMLTarget(Target):
             return self._export(ct, ep, x, out_path, int8, metadata, fp16)
 
     def _export(self, ct: Any, ep: Any, x: tuple, out_path: Path, int8: bool, metadata: ModelMetadata,
-                fp16: bool) -> Path:
+                fp16: bool) -> Exported:
         ml = ct.convert(
             ep,
             inputs=[ct.TensorType(name="image", shape=tuple(x[0].shape), dtype=np.float32),
@@ -126,22 +127,14 @@ class CoreMLTarget(Target):
         ml.license = metadata.licence
         ml.version = metadata.model_version
         ml.user_defined_metadata[METADATA_KEY] = metadata.to_json()
-        self.export_info = {"converter": f"coremltools {ct.__version__}", "minimum_deployment_target": "iOS17",
+        info = {"converter": f"coremltools {ct.__version__}", "minimum_deployment_target": "iOS17",
                             "compute_precision": "fp16" if fp16 else "fp32"}
         with atomic_path(Path(out_path)) as tmp:
             ml.save(str(tmp))
-        return Path(out_path)
+        return Exported(Path(out_path), info)
 
-    def runner(self, artifact: Path, threads: int = 1):
-        if sys.platform != "darwin":
-            return None
-        import coremltools as ct
-
-        ml = ct.models.MLModel(str(artifact), compute_units=ct.ComputeUnit.CPU_ONLY)
-
-        def run(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-            return np.asarray(ml.predict({"image": image, "landmarks": landmarks})["probabilities"])
-        return run
+    def runs_here(self) -> bool:
+        return sys.platform == "darwin"
 
     def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
         import coremltools as ct

@@ -10,7 +10,7 @@ import numpy as np
 
 from lrdif.sdk.metadata import ModelMetadata
 
-from . import FLOAT_UNDER_INT8, Target, calibrate_pt2e, require_calib
+from . import FLOAT_UNDER_INT8, Exported, Target, calibrate_pt2e, require_calib
 
 
 def delegation_summary(edge: Any) -> dict[str, Any]:
@@ -78,13 +78,14 @@ class ExecuTorchTarget(Target):
     name = "executorch"
     suffix = ".pte"
     runtime = "ExecuTorch (executorch.runtime.Runtime, XNNPACK)"
+    backend = "executorch"
     batch = 1
 
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         return "int8-pt2e-xnnpack-static-conv-dynamic-linear" if int8 else "none"
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
-               metadata: ModelMetadata, **options: Any) -> Path:
+               metadata: ModelMetadata, **options: Any) -> Exported:
         import torch
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
@@ -103,9 +104,9 @@ class ExecuTorchTarget(Target):
             m = convert_pt2e(g)
         ep = torch.export.export(m, x)
         edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()])
-        self.export_info = delegation_summary(edge)
+        info = delegation_summary(edge)
         if int8:
-            self.export_info["calibration_samples"] = len(calib)
+            info["calibration_samples"] = len(calib)
         prog = edge.to_executorch()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".lrdif-tmp-{uuid.uuid4().hex[:8]}-{out_path.name}")
@@ -118,24 +119,13 @@ class ExecuTorchTarget(Target):
         finally:
             tmp.unlink(missing_ok=True)
             sidecar_path(tmp).unlink(missing_ok=True)
-        return out_path
+        return Exported(out_path, info)
 
     def _method(self, artifact: Path):
         from executorch.runtime import Runtime
 
         prog = Runtime.get().load_program(str(artifact))
         return prog, prog.load_method("forward")
-
-    def runner(self, artifact: Path, threads: int = 1):
-        import torch
-
-        _, meth = self._method(artifact)
-
-        def run(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-            out = meth.execute([torch.from_numpy(np.ascontiguousarray(image)),
-                                torch.from_numpy(np.ascontiguousarray(landmarks))])
-            return out[0].numpy()
-        return run
 
     def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
         import torch

@@ -8,7 +8,7 @@ import numpy as np
 
 from lrdif.sdk.metadata import ModelMetadata
 
-from . import FLOAT_UNDER_INT8, Target, atomic_path, require_calib, work_dir
+from . import FLOAT_UNDER_INT8, Exported, Target, atomic_path, require_calib, work_dir
 
 DEFAULT_OPSET = 18
 CALIB_BATCH = 20     # equal-sized batches: onnxruntime's histogram calibrators need them
@@ -139,13 +139,14 @@ class OnnxTarget(Target):
     name = "onnx"
     suffix = ".onnx"
     runtime = "onnxruntime"
+    backend = "onnxruntime"
     batch = 0
 
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         return "int8-qdq-conv-w8-linear" if int8 else "none"
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
-               metadata: ModelMetadata, opset: int = DEFAULT_OPSET, **options: Any) -> Path:
+               metadata: ModelMetadata, opset: int = DEFAULT_OPSET, **options: Any) -> Exported:
         import onnx
         import torch
 
@@ -158,7 +159,7 @@ class OnnxTarget(Target):
         if image.shape[0] < 2:  # a batch of 1 would let torch.export specialise the batch dim
             image, landmarks = image.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1)
         names = dict(input_names=["image", "landmarks"], output_names=["probabilities", "logits"])
-        self.export_info = {"opset": opset}
+        info: dict[str, Any] = {"opset": opset}
         with work_dir(out_path) as wd, atomic_path(out_path) as tmp:
             fp32 = wd / "fp32.onnx" if int8 else tmp
             if opset >= 18:
@@ -166,12 +167,12 @@ class OnnxTarget(Target):
                 torch.onnx.export(module, (image, landmarks), str(fp32), dynamo=True, external_data=False,
                                   opset_version=opset, dynamic_shapes={"image": {0: batch}, "landmarks": {0: batch}},
                                   verbose=False, **names)
-                self.export_info["exporter"] = "torch.onnx.export(dynamo=True)"
+                info["exporter"] = "torch.onnx.export(dynamo=True)"
             else:
                 torch.onnx.export(module, (image, landmarks), str(fp32), dynamo=False, opset_version=opset,
                                   dynamic_axes={n: {0: "batch"} for n in names["input_names"] + names["output_names"]},
                                   **names)
-                self.export_info["exporter"] = "torch.onnx.export(dynamo=False)"
+                info["exporter"] = "torch.onnx.export(dynamo=False)"
             written = {o.domain: o.version for o in onnx.load(str(fp32), load_external_data=False).opset_import}
             if written.get("", written.get("ai.onnx")) != opset:
                 raise RuntimeError(f"asked for opset {opset}, the exporter wrote {written}")
@@ -179,10 +180,10 @@ class OnnxTarget(Target):
                 pre = wd / "pre.onnx"
                 preprocess_for_int8(fp32, pre)
                 quantize_qdq(pre, tmp, calib)
-                self.export_info["calibration_samples"] = len(calib)
-                self.export_info["weight_only_int8_tensors"] = quantize_weights_int8(tmp)
+                info["calibration_samples"] = len(calib)
+                info["weight_only_int8_tensors"] = quantize_weights_int8(tmp)
             embed_metadata(tmp, metadata, format="onnx")
-        return out_path
+        return Exported(out_path, info)
 
     def _session(self, artifact: Path, threads: int):
         import onnxruntime as ort
@@ -191,13 +192,6 @@ class OnnxTarget(Target):
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         return ort.InferenceSession(str(artifact), so, providers=["CPUExecutionProvider"])
-
-    def runner(self, artifact: Path, threads: int = 1):
-        sess = self._session(artifact, threads)
-
-        def run(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-            return sess.run(["probabilities"], {"image": image, "landmarks": landmarks})[0]
-        return run
 
     def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
         sess = self._session(artifact, 1)

@@ -8,7 +8,7 @@ import numpy as np
 
 from lrdif.sdk.metadata import ModelMetadata
 
-from . import Target, atomic_path, calibrate_pt2e, require_calib
+from . import Exported, Target, atomic_path, calibrate_pt2e, require_calib
 
 INT8_MODES = ("static", "dynamic")
 DEFAULT_INT8_MODE = "dynamic"
@@ -56,18 +56,18 @@ class TFLiteTarget(Target):
     full-integer static PT2E (`--tflite-int8 static`, int8 activations calibrated on the real crops)
     stops in the converter's layout pass ("Attempting to convert non-NHWC compatible node to NHWC:
     dequantize_per_tensor_..."), and dynamic PT2E converts to a model LiteRT refuses
-    (FULLY_CONNECTED "failed to prepare"). A static model's INPUTS would be int8: quantise each
-    input with that tensor's own `(scale, zero_point)` from `get_input_details()`; its
-    `quantisation` ends in `int8-io`. Every export runs one inference before the file is moved into
+    (FULLY_CONNECTED "failed to prepare"). A static model's INPUTS would be int8: the SDK's LiteRT backend
+    quantises each input with that tensor's own `(scale, zero_point)`
+    (`lrdif.sdk.backends.quant`); its `quantisation` ends in `int8-io`. Every export runs one inference before the file is moved into
     place, so a model LiteRT cannot load is never written.
     """
     name = "tflite"
     suffix = ".tflite"
     runtime = "LiteRT (ai_edge_litert.interpreter.Interpreter)"
+    backend = "tflite"
     batch = 1
 
     def __init__(self, int8_mode: str = DEFAULT_INT8_MODE) -> None:
-        super().__init__()
         if int8_mode not in INT8_MODES:
             raise ValueError(f"int8_mode must be one of {INT8_MODES}, got {int8_mode!r}")
         self.int8_mode = int8_mode
@@ -86,49 +86,57 @@ class TFLiteTarget(Target):
         return "int8-static-pt2e-int8-io" if self.int8_mode == "static" else "int8-dynamic-wi8-afp32"
 
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
-               metadata: ModelMetadata, **options: Any) -> Path:
+               metadata: ModelMetadata, **options: Any) -> Exported:
         import litert_torch
-        import torch
 
         from lrdif.sdk.artifact_metadata import embed_metadata
 
-        mode = self.int8_mode
         image, landmarks = (t[:1] for t in sample_inputs)
         kwargs = {"image": image, "landmarks": landmarks}
-        named = _named(module)
         out_path = Path(out_path)
-        self.export_info = {"converter": f"litert_torch {getattr(litert_torch, '__version__', '')}".strip()}
+        info: dict[str, Any] = {"converter": f"litert_torch {getattr(litert_torch, '__version__', '')}".strip()}
         with atomic_path(out_path) as tmp:
-            if not int8 or mode == "dynamic":
-                edge = litert_torch.convert(named, sample_kwargs=kwargs)
+            if int8 and self.int8_mode == "static":
+                edge = self._convert_static(_named(module), kwargs, calib, info)
             else:
-                from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
-                from litert_torch.quantize.quant_config import QuantConfig
-                from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-                quantizer = PT2EQuantizer().set_global(
-                    get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
-                g = torch.export.export(named, (), kwargs).module()
-                g = prepare_pt2e(g, quantizer)
-                require_calib(calib, self.name)
-                calibrate_pt2e(g, calib)
-                self.export_info["calibration_samples"] = len(calib)
-                g = convert_pt2e(g, fold_quantize=False)
-                edge = litert_torch.convert(g, sample_kwargs=kwargs, quant_config=QuantConfig(pt2e_quantizer=quantizer))
-                self.export_info["int8_mode"] = mode
+                edge = litert_torch.convert(_named(module), sample_kwargs=kwargs)
             edge.export(str(tmp))
-            if int8 and mode == "dynamic":
+            if int8 and self.int8_mode == "dynamic":
                 _quantize_dynamic(tmp)
-                self.export_info["int8_mode"] = "dynamic (ai-edge-quantizer dynamic_wi8_afp32)"
+                info["int8_mode"] = "dynamic (ai-edge-quantizer dynamic_wi8_afp32)"
             embed_metadata(tmp, metadata, format="tflite")
-            try:  # never move a model LiteRT cannot load and run into place
-                s = metadata.input_size
-                self.runner(tmp, 1)(np.zeros((1, 3, s, s), np.float32),
-                                    np.full((1, metadata.num_landmarks, 2), 0.5, np.float32))
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [""])[0][:300]
-                raise RuntimeError(f"LiteRT cannot load the converted model: {first}") from None
-        return out_path
+            self._smoke_test(tmp, metadata)
+        return Exported(out_path, info)
+
+    def _convert_static(self, named: Any, kwargs: dict, calib: Any, info: dict) -> Any:
+        """Full-integer PT2E (`--tflite-int8 static`): int8 activations calibrated on the crops."""
+        import litert_torch
+        import torch
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+        g = prepare_pt2e(torch.export.export(named, (), kwargs).module(), quantizer)
+        require_calib(calib, self.name)
+        calibrate_pt2e(g, calib)
+        info.update(calibration_samples=len(calib), int8_mode="static")
+        g = convert_pt2e(g, fold_quantize=False)
+        return litert_torch.convert(g, sample_kwargs=kwargs, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+
+    @staticmethod
+    def _smoke_test(path: Path, metadata: ModelMetadata) -> None:
+        """Never move a model into place that the SDK's LiteRT backend cannot load and run."""
+        from lrdif.sdk.backends import load_backend
+
+        s = metadata.input_size
+        try:
+            b = load_backend(path, backend="tflite", num_threads=1)
+            b.run(np.zeros((1, s, s, 3), np.uint8), np.full((1, metadata.num_landmarks, 2), 0.5, np.float32))
+            b.close()
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            raise RuntimeError(f"LiteRT cannot load the converted model: {first}") from None
 
     def _interpreter(self, artifact: Path, threads: int):
         from ai_edge_litert.interpreter import Interpreter
@@ -136,29 +144,6 @@ class TFLiteTarget(Target):
         it = Interpreter(model_path=str(artifact), num_threads=threads)
         it.allocate_tensors()
         return it
-
-    def runner(self, artifact: Path, threads: int = 1):
-        it = self._interpreter(artifact, threads)
-        sig = it.get_signature_runner("serving_default")
-        ins = sig.get_input_details()
-        outs = sig.get_output_details()
-
-        def q(name: str, x: np.ndarray) -> np.ndarray:
-            d = ins[name]
-            if d["dtype"] == np.float32:
-                return x.astype(np.float32)
-            scale, zp = d["quantization"]
-            info = np.iinfo(d["dtype"])
-            return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(d["dtype"])
-
-        def run(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-            o = sig(image=q("image", image), landmarks=q("landmarks", landmarks))["probabilities"]
-            d = outs["probabilities"]
-            if d["dtype"] != np.float32:
-                scale, zp = d["quantization"]
-                o = (o.astype(np.float32) - zp) * scale
-            return o
-        return run
 
     def check_artifact(self, artifact: Path, metadata: ModelMetadata) -> dict[str, Any]:
         it = self._interpreter(artifact, 1)
