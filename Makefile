@@ -10,12 +10,12 @@ PYTEST_ARGS ?=
 .PHONY: demo test venv-sdk venv-all face-models clean train-default
 
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip "setuptools>=69" wheel
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip "setuptools>=77" wheel
 
 $(VENV)/.sdk-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
-	$(PIP) -e .
-	touch $@
+	@$(PIP) -e .
+	@touch $@
 
 $(VENV)/.all-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
 	$(PIP) torch==2.13.0
@@ -26,10 +26,10 @@ venv-sdk: $(VENV)/.sdk-installed
 venv-all: $(VENV)/.all-installed
 
 face-models: venv-sdk
-	$(BIN)/lrdif-setup
+	@$(BIN)/lrdif-setup
 
 demo: face-models
-	$(BIN)/lrdif-predict --sample --out sample_annotated.png
+	@$(BIN)/lrdif-predict --sample --out sample_annotated.png
 
 test: venv-all face-models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
