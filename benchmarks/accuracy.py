@@ -12,8 +12,10 @@ from benchmarks.proc import run_child
 LABELS_8 = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 
 
-def metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
-    """8-class (all rows) and 7-class (contempt rows dropped, argmax over the first 7) metrics."""
+def metrics(scores: np.ndarray, labels: np.ndarray, votes: np.ndarray | None = None) -> dict:
+    """8-class (all rows) and 7-class (contempt rows dropped, argmax over the first 7) metrics, and
+    with FER+ `votes` the official majority protocol (`majority`: n, acc8, mean class accuracy,
+    per-class recall; rows as `lrdif-eval --protocol majority`)."""
     k = scores.shape[1]
     pred = scores.argmax(1)
     out: dict = {"n": int(len(labels)), "classes": int(k)}
@@ -32,6 +34,12 @@ def metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
     out["acc7"] = float((p7 == labels[keep]).mean()) if keep.any() else None
     out["n7"] = int(keep.sum())
     out["confusion"] = cm.tolist()
+    if votes is not None and k == 8:
+        from lrdif.training.datasets import ferplus_majority
+        keep, winner = ferplus_majority(votes, 8)
+        sub = metrics(scores[keep], winner[keep])
+        out["majority"] = {"n": sub["n"], "acc8": sub["acc8"], "mean_class_acc8": sub["mean_class_acc8"],
+                           "per_class": sub["per_class"]}
     return out
 
 
@@ -53,13 +61,12 @@ def input_size_of(runnable: list[dict], checkpoint: str | None) -> int:
     return 64
 
 
-def predict_many(artifact: str, jobs: list[dict], threads: int = 2, mean=(0.5,) * 3,
-                 std=(0.5,) * 3) -> tuple[list[np.ndarray | None], dict]:
-    """One fresh process for one model over several eval sets: jobs = [{"data", "steps"}]."""
+def predict_many(artifact: str, jobs: list[dict], threads: int = 2) -> tuple[list[np.ndarray | None], dict]:
+    """One fresh process for one model over several eval sets: jobs = [{"data", "steps"}]. The
+    artifact normalises with its own metadata (through the SDK backend)."""
     with tempfile.TemporaryDirectory(prefix="lrdif-acc-") as td:
         jj = [dict(j, scores_out=str(Path(td) / f"scores{i}.npy")) for i, j in enumerate(jobs)]
-        r = run_child({"mode": "predict", "artifact": artifact, "jobs": jj, "mean": list(mean),
-                       "std": list(std)}, threads=threads, timeout=7200)
+        r = run_child({"mode": "predict", "artifact": artifact, "jobs": jj}, threads=threads, timeout=7200)
         scores = [np.load(j["scores_out"]) if r.get("ok") and Path(j["scores_out"]).exists() else None
                   for j in jj]
     return scores, r
@@ -77,17 +84,16 @@ def measure(runnable: list[dict], args, cdir: Path, log=print) -> dict:
     rows = []
     ref: dict[str, np.ndarray] = {}
     for name, path, md in models:
-        mean = md.get("mean", (0.5,) * 3) if isinstance(md, dict) else (0.5,) * 3
-        std = md.get("std", (0.5,) * 3) if isinstance(md, dict) else (0.5,) * 3
-        all_scores, r = predict_many(path, [{"data": es["sets"][k]} for k in conds], threads=2, mean=mean, std=std)
+        all_scores, r = predict_many(path, [{"data": es["sets"][k]} for k in conds], threads=2)
         for kind, scores, job in zip(conds, all_scores, (r.get("jobs") or [{}] * len(conds))):
-            labels = np.load(es["sets"][kind])["labels"]
+            z = np.load(es["sets"][kind])
+            labels, votes = z["labels"], (z["votes"] if "votes" in z.files else None)
             row = {"model": name, "condition": kind, "condition_name": evalsets.CONDITION_NAMES.get(kind, kind)}
             if scores is None:
                 row["error"] = r.get("error") or r.get("log_tail", "")[-500:]
                 log(f"   {name} {kind}: FAILED {row['error']}")
             else:
-                row.update(metrics(scores, labels))
+                row.update(metrics(scores, labels, votes))
                 row["seconds"] = job.get("seconds")
                 if name.startswith("torch"):
                     ref[kind] = scores.argmax(1)
@@ -96,7 +102,8 @@ def measure(runnable: list[dict], args, cdir: Path, log=print) -> dict:
                 log(f"   {name} {kind}: acc8 {_pct(row['acc8'])} acc7 {_pct(row['acc7'])}")
             rows.append(row)
     return {"eval_sets": es["info"], "rows": rows,
-            "protocol": "top-1 on FERPlus majority labels; acc8 = 8 classes, all rows; acc7 = contempt rows "
+            "protocol": "top-1 on FERPlus majority labels; acc8 = 8 classes, all rows; majority = the FER+ official "
+                        "majority protocol (votes of 1 dropped, top emotion > half of the rest, unknown/NF dropped); acc7 = contempt rows "
                         "dropped, argmax over the first 7 outputs; crops/landmarks from the landmark cache "
                         "(lrdif.training.data.prepare_crops); degraded conditions from the canonical lrdif-degrade sets "
                         "(front-end run on the degraded images, as lrdif-eval) where eval_sets.conditions[k].source "

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.stats import latency_stats as _stats
+
 T_START = time.perf_counter()
 
 
@@ -42,26 +44,12 @@ def _vmhwm_mb() -> float | None:
     return None
 
 
-def _stats(ms: list[float]) -> dict:
-    a = np.asarray(ms, np.float64)
-    return {"n": int(a.size), "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
-            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "min_ms": float(a.min()),
-            "max_ms": float(a.max()), "std_ms": float(a.std())}
-
-
-def _normalise(crops_u8: np.ndarray, mean, std) -> np.ndarray:
-    x = crops_u8.astype(np.float32) / 255.0
-    if x.ndim == 3:                      # gray (N, H, W) -> RGB
-        x = np.repeat(x[..., None], 3, -1)
-    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
 def synthetic_inputs(size: int, batch: int = 1, seed: int = 0):
+    """Random uint8 RGB crops (B, S, S, 3) and landmarks: what the SDK backends take."""
     rng = np.random.default_rng(seed)
-    img = np.clip(rng.normal(0, 0.5, (batch, 3, size, size)), -1, 1).astype(np.float32)
+    crops = np.clip(rng.normal(127.5, 64.0, (batch, size, size, 3)), 0, 255).astype(np.uint8)
     lm = rng.uniform(0.2, 0.8, (batch, 468, 2)).astype(np.float32)
-    return img, lm
+    return crops, lm
 
 
 def _time_loop(fn, warmup: int, iters: int) -> list[float]:
@@ -123,7 +111,7 @@ def mode_predict(spec: dict) -> dict:
             load_s = time.perf_counter() - t0
         runner = cache[steps]
         data = np.load(job["data"])
-        x = _normalise(data["crops"], spec.get("mean", (0.5,) * 3), spec.get("std", (0.5,) * 3))
+        x = data["crops"]                 # uint8 RGB: normalised by the SDK backend from the metadata
         t0 = time.perf_counter()
         scores = runner.predict_batched(x, data["landmarks"].astype(np.float32))
         dt = time.perf_counter() - t0
@@ -181,12 +169,16 @@ def mode_torch_latency(spec: dict) -> dict:
     """Torch eager reference: the checkpoint's inference module, same inputs as the artifacts."""
     import torch
     from benchmarks import model_api
+    from lrdif.sdk.backends.base import preprocess
+    from lrdif.sdk.metadata import CropSpec, ModelMetadata
     torch.set_num_threads(int(spec["threads"]))
     t0 = time.perf_counter()
     mod, meta = model_api.load_inference(spec["checkpoint"], steps=spec.get("steps"))
     t_load = time.perf_counter() - t0
-    img, lm = synthetic_inputs(int(meta.get("input_size", 64)))
-    ti, tl = torch.from_numpy(img), torch.from_numpy(lm)
+    size = int(meta.get("input_size", 64))
+    crops, lm = synthetic_inputs(size)
+    ti, tl = torch.from_numpy(preprocess(crops, ModelMetadata(input_size=size, crop=CropSpec(size=size)))), \
+        torch.from_numpy(lm)
     with torch.inference_mode():
         t1 = time.perf_counter()
         mod(ti, tl)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -69,22 +68,14 @@ def _section(name: str, fn, results: dict, log):
 
 
 def cache_dir(args) -> Path:
-    if args.cache_dir:
-        d = args.cache_dir
-    elif os.environ.get("LRDIF_CACHE_DIR"):
-        d = Path(os.environ["LRDIF_CACHE_DIR"]) / "benchmarks"
-    else:
-        try:
-            import platformdirs
-            d = Path(platformdirs.user_cache_dir("lrdif")) / "benchmarks"
-        except ImportError:
-            d = Path.home() / ".cache" / "lrdif" / "benchmarks"
+    """--cache-dir, else `<lrdif cache>/benchmarks` (the one lookup: `lrdif.sdk.assets.cache_dir`)."""
+    from lrdif.sdk.assets import cache_dir as lrdif_cache_dir
+    d = Path(args.cache_dir) if args.cache_dir else lrdif_cache_dir() / "benchmarks"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def _apply_defaults(args) -> None:
     if args.smoke:
         args.repeats = min(args.repeats, 2)
         args.iters = min(args.iters, 10)
@@ -98,23 +89,12 @@ def main(argv=None) -> int:
         args.threads = "1" if args.smoke else "1,2"
     if args.export_with is None:
         args.export_with = "bench" if args.smoke else "auto"
-    threads = [int(t) for t in str(args.threads).split(",") if t]
-    out_dir = Path(args.out)
-    res_dir = out_dir / "results"
-    res_dir.mkdir(parents=True, exist_ok=True)
-    log = lambda m: print(m, flush=True)  # noqa: E731
-    cdir = cache_dir(args)
 
-    results: dict = {"schema": SCHEMA, "env": sysinfo.environment(),
-                     "config": {"repeats": args.repeats, "iters": args.iters, "warmup": args.warmup,
-                                "threads": threads, "smoke": args.smoke, "limit": args.limit,
-                                "argv": sys.argv[1:] if argv is None else list(argv)}}
-    log(f"lrdif benchmarks {results['env']['date_utc']} on {results['env']['machine']['cpu_model']} "
-        f"({results['env']['machine']['logical_cores']} cores), commit {results['env']['git']['short']}, "
-        f"load {results['env']['loadavg_start']}")
 
-    tmp = None
+def _artifacts(args, results: dict, log):
+    """(artifact folder, temporary dir or None): --artifacts, else the tiny preset exported now."""
     from benchmarks import artifacts as arts_mod
+    tmp = None
     if args.artifacts is None:
         from benchmarks.prepare import prepare_smoke_artifacts
         tmp = tempfile.TemporaryDirectory(prefix="lrdif-bench-art-")
@@ -132,39 +112,40 @@ def main(argv=None) -> int:
     results["config"]["artifacts_dir"] = str(art_dir)
     results["config"]["checkpoint"] = args.checkpoint
     log(f"   {len(arts)} artifacts in {art_dir}: " + ", ".join(a["name"] for a in arts))
-    runnable = [a for a in arts if a["runnable"]]
+    return tmp
 
+
+def _latency_configs(runnable: list[dict], threads: list[int], checkpoint) -> list[dict]:
+    configs = []
+    for a in runnable:
+        for t in threads:
+            configs.append({"key": f"{a['name']}@{t}t", "artifact": a["name"], "runtime": a["runtime"],
+                            "precision": a["precision"], "quantisation": a["quantisation"],
+                            "size_bytes": a["size_bytes"], "threads": t,
+                            "spec": {"mode": "latency", "artifact": a["path"]}})
+    if checkpoint:
+        for t in threads:
+            configs.append({"key": f"torch-eager@{t}t", "artifact": "torch eager (checkpoint)",
+                            "runtime": "torch", "precision": "fp32", "quantisation": "none",
+                            "size_bytes": None, "threads": t,
+                            "spec": {"mode": "torch_latency", "checkpoint": str(checkpoint)}})
+    return configs
+
+
+def _sections(args, runnable: list[dict], threads: list[int], cdir: Path, results: dict, log) -> None:
+    from benchmarks import ablation, cost
     if not args.skip_latency:
         from benchmarks import latency
-
-        def lat():
-            configs = []
-            for a in runnable:
-                for t in threads:
-                    configs.append({"key": f"{a['name']}@{t}t", "artifact": a["name"], "runtime": a["runtime"],
-                                    "precision": a["precision"], "quantisation": a["quantisation"],
-                                    "size_bytes": a["size_bytes"], "threads": t,
-                                    "spec": {"mode": "latency", "artifact": a["path"]}})
-            if args.checkpoint:
-                for t in threads:
-                    configs.append({"key": f"torch-eager@{t}t", "artifact": "torch eager (checkpoint)",
-                                    "runtime": "torch", "precision": "fp32", "quantisation": "none",
-                                    "size_bytes": None, "threads": t,
-                                    "spec": {"mode": "torch_latency", "checkpoint": str(args.checkpoint)}})
-            return latency.measure(configs, args.repeats, args.warmup, args.iters, log=log)
-        _section("latency", lat, results, log)
-
+        _section("latency", lambda: latency.measure(_latency_configs(runnable, threads, args.checkpoint), args.repeats,
+                                                    args.warmup, args.iters, log=log), results, log)
     if not args.skip_pipeline:
         from benchmarks import pipeline
         _section("pipeline", lambda: pipeline.measure(runnable[:1] if args.smoke else runnable, threads, args,
                                                       cdir, log), results, log)
-
-    from benchmarks import cost
     _section("cost", lambda: {"model": cost.model_cost(args.checkpoint) if args.checkpoint else None,
                               "peak_gemm": cost.peak_gemm(args.gemm_n, 3 if args.smoke else 7, threads,
                                                           ("numpy",) if args.smoke else ("numpy", "torch"))},
              results, log)
-
     if not args.skip_accuracy:
         from benchmarks import accuracy
         _section("accuracy", lambda: accuracy.measure(runnable, args, cdir, log), results, log)
@@ -174,15 +155,34 @@ def main(argv=None) -> int:
     if not args.skip_steps:
         from benchmarks import steps
         _section("steps", lambda: steps.measure(args, cdir, threads, log), results, log)
-    from benchmarks import ablation
     _section("ablation", lambda: ablation.collect(args, results, log), results, log)
 
+
+def main(argv=None) -> int:
+    from lrdif.sdk.fileio import atomic_write_bytes
+    args = parse_args(argv)
+    _apply_defaults(args)
+    threads = [int(t) for t in str(args.threads).split(",") if t]
+    out_dir = Path(args.out)
+    res_dir = out_dir / "results"
+    res_dir.mkdir(parents=True, exist_ok=True)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    cdir = cache_dir(args)
+    results: dict = {"schema": SCHEMA, "env": sysinfo.environment(),
+                     "config": {"repeats": args.repeats, "iters": args.iters, "warmup": args.warmup,
+                                "threads": threads, "smoke": args.smoke, "limit": args.limit,
+                                "argv": sys.argv[1:] if argv is None else list(argv)}}
+    log(f"lrdif benchmarks {results['env']['date_utc']} on {results['env']['machine']['cpu_model']} "
+        f"({results['env']['machine']['logical_cores']} cores), commit {results['env']['git']['short']}, "
+        f"load {results['env']['loadavg_start']}")
+    tmp = _artifacts(args, results, log)
+    _sections(args, [a for a in results["artifacts"] if a["runnable"]], threads, cdir, results, log)
     results["env"]["loadavg_end"] = sysinfo.loadavg()
     results["env"]["date_end_utc"] = sysinfo.now_utc()
     from benchmarks import report as report_mod
     results["noise"] = report_mod.noise_summary(results)
     json_path = res_dir / "results.json"
-    json_path.write_text(json.dumps(results, indent=1, default=str))
+    atomic_write_bytes(json_path, json.dumps(results, indent=1, default=str).encode())
     md = report_mod.write(results, out_dir, res_dir)
     log(f"wrote {json_path} and {md}")
     if tmp is not None:

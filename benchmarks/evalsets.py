@@ -4,7 +4,7 @@ Crops and landmarks come from the landmark cache computed on the WHOLE file, the
 selected (as `lrdif-eval` does, so the cache key is shared): `lrdif.training.data.prepare_crops`,
 i.e. the SDK front-end run once per dataset. Degraded conditions replay `lrdif-eval`'s on-the-fly
 degradation bit for bit: `make_degradation(kind)` on the uint8 crops / 255 in batches of
-EVAL_BATCH with the generator `lrdif.training.train._rng_for(seed, 12345)` (fresh per kind); the
+EVAL_BATCH with the generator `lrdif.training.inference.rng_for(seed, 12345)` (fresh per kind); the
 degradations quantise to 8-bit levels, so storing them as uint8 is lossless.
 
 The published numbers use the CANONICAL test sets instead (training/DEGRADATIONS.md): the whole
@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.sysinfo import ROOT
 
-SHARED = Path(os.environ.get("LRDIF_SHARED_DATA", ROOT.parent / "shared" / "data"))
+def _shared() -> Path:
+    """The shared data folder (the one lookup: `lrdif.training.data.shared_data_dir`)."""
+    from lrdif.training.data import shared_data_dir
+    return shared_data_dir()
+
+
+SHARED = _shared()
 FERPLUS = SHARED / "ferplus" / "ferplus_48x48_uint8.npz"
 FERPLUS_TINY = SHARED / "ferplus" / "ferplus_tiny64_48x48_uint8.npz"
 CONDITION_NAMES = {"none": "clean", "udc-toled": "UDC-T", "udc-poled": "UDC-P", "lowlight": "low-light"}
@@ -37,16 +41,16 @@ EVAL_BATCH = 256     # lrdif-eval --batch-size default (the degradation's random
 
 
 def canonical_seed(kind: str) -> tuple[int, str]:
-    return EVAL_SEED, "lrdif-eval default --seed 0, generator _rng_for(seed, 12345), batch 256"
+    return EVAL_SEED, "lrdif-eval default --seed 0, generator rng_for(seed, 12345), batch 256"
 
 
 def degrade_like_eval(crops_u8: np.ndarray, kind: str, seed: int = EVAL_SEED) -> np.ndarray:
     """(N,S,S,3) uint8 -> the degraded uint8 crops lrdif-eval's predict_logits feeds the model."""
     import torch
     from lrdif.training.degrade import make_degradation
-    from lrdif.training.train import _rng_for
+    from lrdif.training.inference import rng_for
     deg = make_degradation(kind)
-    gen = _rng_for(seed, 12345)
+    gen = rng_for(seed, 12345)
     x_all = torch.from_numpy(np.ascontiguousarray(crops_u8.transpose(0, 3, 1, 2)))
     out = np.empty_like(crops_u8)
     with torch.no_grad():
@@ -82,7 +86,7 @@ def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None
         idx = idx[:limit]
     labels = np.asarray(ds_all.labels[idx], np.int64)
     h = hashlib.sha256(np.ascontiguousarray(ds_all.images[idx]).tobytes()).hexdigest()[:16]
-    key = f"{data.stem}-{h}-n{len(idx)}-s{size}-v3"
+    key = f"{data.stem}-{h}-n{len(idx)}-s{size}-v4"
     folder = Path(cdir) / "evalsets" / key
     folder.mkdir(parents=True, exist_ok=True)
     info = {"data": str(data), "split": split, "n": int(len(idx)), "size": size, "key": key,
@@ -96,7 +100,8 @@ def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None
         crops = ct.crops.numpy().transpose(0, 2, 3, 1).copy()
         images = ds_all.images[idx]
         native_rgb = np.repeat(images[..., None], 3, -1) if images.ndim == 3 else images
-        _save(clean, crops=crops, landmarks=ct.landmarks.numpy(), labels=labels, found=ct.found.numpy(),
+        extra = {"votes": ds_all.votes[idx]} if ds_all.votes is not None else {}
+        _save(clean, crops=crops, landmarks=ct.landmarks.numpy(), labels=labels, found=ct.found.numpy(), **extra,
               gray64=_gray64(crops), gray64_native=_gray64(native_rgb),
               meta=json.dumps({"kind": "none", "seed": None}))
     base = np.load(clean)
@@ -124,7 +129,8 @@ def build(conditions: list[str], size: int, cdir: Path, data: Path | None = None
         if not p.exists():
             log(f"   degrading {len(base['crops'])} crops: {kind} (as lrdif-eval, seed {seed})")
             deg = degrade_like_eval(base["crops"], kind, seed)
-            _save(p, crops=deg, landmarks=base["landmarks"], labels=base["labels"], found=base["found"],
+            extra = {"votes": base["votes"]} if "votes" in base.files else {}
+            _save(p, crops=deg, landmarks=base["landmarks"], labels=base["labels"], found=base["found"], **extra,
                   gray64=_gray64(deg), meta=json.dumps({"kind": kind, "seed": seed, "seed_source": src}))
         sets[kind] = p
         info["conditions"][kind]["sha256"] = _sha(p)
@@ -149,8 +155,11 @@ def _canonical_crops(canon: Path, base_labels: np.ndarray, size: int, limit: int
     ct, _ = prepare_crops(ds, size=size, progress=False)      # landmark cache over the whole canonical file
     ct = ct.subset(idx)
     crops = ct.crops.numpy().transpose(0, 2, 3, 1).copy()
-    return {"crops": crops, "landmarks": ct.landmarks.numpy(), "labels": labels, "found": ct.found.numpy(),
-            "gray64": _gray64(crops)}
+    out = {"crops": crops, "landmarks": ct.landmarks.numpy(), "labels": labels, "found": ct.found.numpy(),
+           "gray64": _gray64(crops)}
+    if ds.votes is not None:
+        out["votes"] = ds.votes[idx]
+    return out
 
 
 def _gray64(rgb: np.ndarray) -> np.ndarray:
@@ -169,6 +178,5 @@ def _sha(p: Path) -> str:
 
 
 def _save(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    from lrdif.sdk.fileio import atomic_write
+    atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -65,7 +65,7 @@ class _Timer:
 
 def child_measure(spec: dict) -> dict:
     """Runs inside a fresh process (benchmarks.child mode 'pipeline')."""
-    from benchmarks.child import _stats
+    from benchmarks.stats import latency_stats as _stats
     t0 = time.perf_counter()
     from lrdif.sdk.recognizer import EmotionRecognizer, EmotionRecognizerOptions
     t_import = time.perf_counter() - t0

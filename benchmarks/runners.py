@@ -1,9 +1,10 @@
-"""Thin per-runtime runners for one exported emotion model (used inside child processes).
+"""Runners for one exported emotion model (used inside child processes).
 
-They run the runtime directly (no SDK pre-processing) so the latency table measures the model in
-its runtime. Inputs are bound by shape (the rank-4 tensor is the image, the rank-3 one the
-landmarks), so they do not depend on tensor names; int8 input/output tensors are (de)quantised
-with their own scale and zero point. Only the runtime under test is imported.
+Every lrdif artifact runs through the SDK's own backend (`lrdif.sdk.backends.load_backend`, the
+product path: uint8 crops in, the SDK's preprocessing from the artifact's metadata, the SDK's
+int8 handling), so latency and accuracy are those of what users run. The torch reference feeds the
+checkpoint's inference module the same `lrdif.sdk.backends.preprocess` output. The `fer` peer
+model (not an lrdif artifact) runs in a plain LiteRT interpreter with the SDK's int8 helper.
 """
 from __future__ import annotations
 
@@ -12,123 +13,49 @@ from pathlib import Path
 
 import numpy as np
 
+from lrdif.sdk.backends.quant import dequantise, quantise
+
 RUNTIME_BY_SUFFIX = {".onnx": "onnxruntime", ".tflite": "litert", ".pte": "executorch"}
+_SDK_BACKEND = {"onnxruntime": "onnxruntime", "litert": "tflite", "executorch": "executorch"}
 
 
 def runtime_of(path: str | Path) -> str | None:
     return RUNTIME_BY_SUFFIX.get(Path(path).suffix.lower())
 
 
-def _layout(shape) -> str:
-    shape = list(shape)
-    if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
-        return "NHWC"
-    return "NCHW"
-
-
 class Runner:
-    """`predict(images NCHW float32 normalised, landmarks (B,468,2) float32) -> (B, K) scores`."""
+    """`predict(crops (B,S,S,3) uint8 RGB, landmarks (B,468,2) float32) -> (B, K) logits`."""
     runtime = "?"
     fixed_batch: int = 0          # 0 = any batch size
     image_layout = "NCHW"
     input_size: int = 64
 
-    def _set_image_shape(self, shape) -> None:
-        self.image_layout = _layout(shape)
-        side = shape[2] if self.image_layout == "NCHW" else shape[1]
-        self.input_size = int(side) if isinstance(side, (int, np.integer)) else 64
-
-    def predict(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def predict(self, crops: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def predict_batched(self, images: np.ndarray, landmarks: np.ndarray, batch: int = 64) -> np.ndarray:
+    def predict_batched(self, crops: np.ndarray, landmarks: np.ndarray, batch: int = 64) -> np.ndarray:
         bs = self.fixed_batch or batch
-        outs = []
-        for i in range(0, len(images), bs):
-            im, lm = images[i:i + bs], landmarks[i:i + bs]
-            n = len(im)
-            if self.fixed_batch and n < bs:      # pad the tail to the fixed batch
-                im = np.concatenate([im, np.repeat(im[-1:], bs - n, 0)])
-                lm = np.concatenate([lm, np.repeat(lm[-1:], bs - n, 0)])
-            outs.append(self.predict(im, lm)[:n])
-        return np.concatenate(outs)
+        return np.concatenate([self.predict(crops[i:i + bs], landmarks[i:i + bs]) for i in range(0, len(crops), bs)])
 
 
-class OrtRunner(Runner):
-    runtime = "onnxruntime"
+class SdkRunner(Runner):
+    """An lrdif artifact through `lrdif.sdk.backends.load_backend` (pads fixed-batch tails itself)."""
 
     def __init__(self, path: str, threads: int):
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-        ins = self.sess.get_inputs()
-        self.image_in = next(i for i in ins if len(i.shape) == 4)
-        self.lm_in = next((i for i in ins if len(i.shape) == 3), None)
-        b = self.image_in.shape[0]
-        self.fixed_batch = b if isinstance(b, int) else 0
-        self._set_image_shape(self.image_in.shape)
-        self.out_name = self.sess.get_outputs()[0].name
+        from lrdif.sdk.backends import load_backend
+        self.runtime = runtime_of(path) or "?"
+        self.backend = load_backend(path, backend=_SDK_BACKEND.get(self.runtime, "auto"), num_threads=threads)
+        md = self.backend.metadata
+        self.fixed_batch, self.input_size, self.image_layout = md.batch, md.input_size, md.input_layout
 
-    def predict(self, images, landmarks):
-        if self.image_layout == "NHWC":
-            images = images.transpose(0, 2, 3, 1)
-        feeds = {self.image_in.name: np.ascontiguousarray(images, np.float32)}
-        if self.lm_in is not None:
-            feeds[self.lm_in.name] = np.ascontiguousarray(landmarks, np.float32)
-        return self.sess.run([self.out_name], feeds)[0]
+    def predict(self, crops, landmarks):
+        return self.backend.run(crops, landmarks)[1]
 
 
-class LiteRTRunner(Runner):
-    runtime = "litert"
-
-    def __init__(self, path: str, threads: int):
-        from ai_edge_litert.interpreter import Interpreter
-        self.it = Interpreter(model_path=str(path), num_threads=threads)
-        self.it.allocate_tensors()
-        ins = self.it.get_input_details()
-        self.image_in = next(d for d in ins if len(d["shape"]) == 4)
-        self.lm_in = next((d for d in ins if len(d["shape"]) == 3), None)
-        self.out = self.it.get_output_details()[0]
-        self.fixed_batch = int(self.image_in["shape"][0])
-        self._set_image_shape(list(self.image_in["shape"]))
-        self.int8_io = self.image_in["dtype"] in (np.int8, np.uint8)
-
-    @staticmethod
-    def _q(x: np.ndarray, d: dict) -> np.ndarray:
-        if d["dtype"] in (np.int8, np.uint8):
-            scale, zp = d["quantization"]
-            info = np.iinfo(d["dtype"])
-            return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(d["dtype"])
-        return x.astype(d["dtype"], copy=False)
-
-    def predict(self, images, landmarks):
-        if self.image_layout == "NHWC":
-            images = images.transpose(0, 2, 3, 1)
-        if len(images) != self.fixed_batch:
-            self.it.resize_tensor_input(self.image_in["index"], [len(images), *self.image_in["shape"][1:]])
-            if self.lm_in is not None:
-                self.it.resize_tensor_input(self.lm_in["index"], [len(images), *self.lm_in["shape"][1:]])
-            self.it.allocate_tensors()
-            self.fixed_batch = len(images)
-        self.it.set_tensor(self.image_in["index"], self._q(np.ascontiguousarray(images, np.float32), self.image_in))
-        if self.lm_in is not None:
-            self.it.set_tensor(self.lm_in["index"], self._q(np.ascontiguousarray(landmarks, np.float32), self.lm_in))
-        self.it.invoke()
-        y = self.it.get_tensor(self.out["index"])
-        if self.out["dtype"] in (np.int8, np.uint8):
-            scale, zp = self.out["quantization"]
-            y = (y.astype(np.float32) - zp) * scale
-        return y
-
-
-class ExecuTorchRunner(Runner):
-    runtime = "executorch"
-
-    def __init__(self, path: str, threads: int):
+def open_runner(path: str | Path, threads: int) -> Runner:
+    if runtime_of(path) is None:
+        raise ValueError(f"no runner for {path}")
+    if runtime_of(path) == "executorch":
         import torch  # the ExecuTorch Python runtime links torch's libraries
         torch.set_num_threads(threads)
         try:
@@ -136,54 +63,29 @@ class ExecuTorchRunner(Runner):
             portable_lib._unsafe_reset_threadpool(threads)
         except Exception:  # older/newer runtimes: rely on the default pool
             pass
-        from executorch.runtime import Runtime
-        self.torch = torch
-        self.method = Runtime.get().load_program(str(path)).load_method("forward")
-        meta = self.method.metadata
-        shapes = [tuple(meta.input_tensor_meta(i).sizes()) for i in range(meta.num_inputs())]
-        self.order = ["image" if len(s) == 4 else "landmarks" for s in shapes]
-        img_shape = shapes[self.order.index("image")]
-        self.fixed_batch = int(img_shape[0])
-        self._set_image_shape(img_shape)
-
-    def predict(self, images, landmarks):
-        if self.image_layout == "NHWC":
-            images = images.transpose(0, 2, 3, 1)
-        t = self.torch
-        args = {"image": t.from_numpy(np.ascontiguousarray(images, np.float32)),
-                "landmarks": t.from_numpy(np.ascontiguousarray(landmarks, np.float32))}
-        out = self.method.execute([args[k] for k in self.order])
-        return out[0].numpy()
+    return SdkRunner(str(path), threads)
 
 
-class PeerFerRunner(LiteRTRunner):
+class PeerFerRunner:
     """The `fer` package's FER2013 TFLite: 64x64x1 gray in [-1, 1], 7 FER2013-order outputs."""
     runtime = "litert"
 
+    def __init__(self, path: str, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.it.allocate_tensors()
+        self.image_in = next(d for d in self.it.get_input_details() if len(d["shape"]) == 4)
+        self.out = self.it.get_output_details()[0]
+
     def predict_gray(self, gray64: np.ndarray) -> np.ndarray:   # (B, 64, 64) uint8
-        x = (gray64.astype(np.float32) / 255.0 - 0.5) * 2.0
-        x = x[..., None]
+        x = ((gray64.astype(np.float32) / 255.0 - 0.5) * 2.0)[..., None]
         outs = []
         for i in range(len(x)):
-            self.it.set_tensor(self.image_in["index"], self._q(x[i:i + 1], self.image_in))
+            self.it.set_tensor(self.image_in["index"], quantise(x[i:i + 1], self.image_in["dtype"],
+                                                                self.image_in["quantization"]))
             self.it.invoke()
-            y = self.it.get_tensor(self.out["index"])
-            if self.out["dtype"] in (np.int8, np.uint8):
-                scale, zp = self.out["quantization"]
-                y = (y.astype(np.float32) - zp) * scale
-            outs.append(y)
+            outs.append(dequantise(self.it.get_tensor(self.out["index"]), self.out["quantization"]))
         return np.concatenate(outs)
-
-
-def open_runner(path: str | Path, threads: int) -> Runner:
-    rt = runtime_of(path)
-    if rt == "onnxruntime":
-        return OrtRunner(str(path), threads)
-    if rt == "litert":
-        return LiteRTRunner(str(path), threads)
-    if rt == "executorch":
-        return ExecuTorchRunner(str(path), threads)
-    raise ValueError(f"no runner for {path}")
 
 
 def thread_env(threads: int) -> dict:
@@ -195,20 +97,24 @@ def thread_env(threads: int) -> dict:
 
 
 class TorchRunner(Runner):
-    """The checkpoint's torch inference module (the reference beside the artifacts)."""
+    """The checkpoint's torch inference module (the reference beside the artifacts), fed by the
+    SDK's `preprocess` with the checkpoint's metadata."""
     runtime = "torch"
 
     def __init__(self, checkpoint: str, threads: int, steps: int | None = None):
         import torch
-        from benchmarks.model_api import load_inference
+
+        from lrdif.export.graph import load_inference
         torch.set_num_threads(threads)
         self.torch = torch
-        self.mod, info = load_inference(checkpoint, steps)
-        self.input_size = info["input_size"]
+        graph = load_inference(checkpoint, steps)
+        self.mod, self.meta = graph.module, graph.metadata
+        self.input_size = self.meta.input_size
 
-    def predict(self, images, landmarks):
+    def predict(self, crops, landmarks):
+        from lrdif.sdk.backends.base import preprocess
         with self.torch.inference_mode():
-            return self.mod(self.torch.from_numpy(np.ascontiguousarray(images, np.float32)),
+            return self.mod(self.torch.from_numpy(preprocess(crops, self.meta)),
                             self.torch.from_numpy(np.ascontiguousarray(landmarks, np.float32)))[1].numpy()
 
 

@@ -3,6 +3,16 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
+
+
+def latency_stats(ms: list[float]) -> dict:
+    """Percentiles / mean / spread of one process's per-call latencies (milliseconds)."""
+    a = np.asarray(ms, np.float64)
+    return {"n": int(a.size), "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
+            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "min_ms": float(a.min()),
+            "max_ms": float(a.max()), "std_ms": float(a.std())}
+
 
 def median(xs):
     xs = [x for x in xs if x is not None]

@@ -57,8 +57,10 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
             if use_cli:
                 res = {"onnx": _export_cli(args.checkpoint, s, Path(td) / f"steps{s}")}
             else:
+                from benchmarks.prepare import _embed_all
                 m, _ = load_inference(args.checkpoint, steps=s)
                 res = export_module(m, Path(td), f"steps{s}", size, targets=("onnx",))
+                _embed_all(res, size, "bench", 8, s, log)     # the SDK backend reads the metadata
             if "path" not in res["onnx"]:
                 out["latency"].append({"steps": s, "error": res["onnx"]["error"]})
                 continue
