@@ -375,8 +375,8 @@ def _jsonable(obj):
 
 # Degradation randomisation (issue 12): training samples panel geometry, transmittance, noise,
 # colour cast, exposure and low-light parameters over wide ranges ("*-random"), so no single simulator
-# setting is learned. The "*-unseen" kinds are held out: their panel geometry (pixel pitch above
-# 105 um, openings wider than 55 % of the pitch) and their light (exposure beyond 4 EV,
+# setting is learned. The "*-unseen" kinds are held out: their panel geometry (a denser panel than
+# any training one: pitch 24-32 um, P-OLED-like openings) and their light (exposure beyond 4 EV,
 # sodium/candle illuminants below 2600 K) lie outside every training range, so a model scored on them
 # meets a panel / a darkness it never saw (ranges and disjointness are tested). The lens aperture
 # cannot be held out: the PSF grid takes apertures up to ~1.6 mm (psf.compute_psf).
@@ -384,15 +384,15 @@ RANDOM_LAYOUT = LayoutRanges(
     name="random", pitch_um=(35.0, 105.0), aspect=(0.85, 1.15), open_w=(0.2, 0.55), open_h=(0.2, 0.9),
     n_openings=(1, 2), transpose_prob=0.5, aperture_mm=(0.9, 1.6))
 UNSEEN_LAYOUT = LayoutRanges(
-    name="unseen", pitch_um=(110.0, 140.0), aspect=(0.95, 1.05), open_w=(0.56, 0.7), open_h=(0.56, 0.7),
-    n_openings=(1,), transpose_prob=0.0, aperture_mm=(1.0, 1.5))
+    name="unseen", pitch_um=(24.0, 32.0), aspect=(0.95, 1.05), open_w=(0.25, 0.4), open_h=(0.25, 0.4),
+    n_openings=(1, 2), transpose_prob=0.5, aperture_mm=(1.0, 1.5))
 UDC_RANDOM_RANGES = UDCRanges(
     layout=RANDOM_LAYOUT, n_psf=48, psf_seed=303, distance_m=(0.2, 0.6),
     material_rgb=((0.3, 1.0), (0.2, 0.95), (0.05, 0.9)), glare=(0.0, 0.15),
     electrons_white=(300.0, 10000.0), read_noise_e=(1.0, 6.0), brightness=(0.5, 1.0), wb_correction=(0.3, 0.9))
 UDC_UNSEEN_RANGES = UDCRanges(
     layout=UNSEEN_LAYOUT, n_psf=12, psf_seed=404,
-    material_rgb=((0.55, 0.7), (0.7, 0.85), (0.45, 0.6)), glare=(0.03, 0.1),
+    material_rgb=((0.45, 0.6), (0.55, 0.7), (0.3, 0.45)), glare=(0.03, 0.1),
     electrons_white=(500.0, 5000.0), brightness=(0.6, 0.9), wb_correction=(0.4, 0.8))
 LOWLIGHT_RANDOM_RANGES = LowLightRanges(
     exposure_ev=(1.0, 4.0), illuminant_k=(2600.0, 9000.0), wb_correction=(0.1, 0.9), tint=(-0.08, 0.08),
