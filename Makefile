@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv-sdk venv-all face-models clean train-default
+.PHONY: demo test test-mobile bench-faces venv-sdk venv-all face-models clean train-default
 
 $(BIN)/python:
 	@$(PY) -m venv $(VENV)
@@ -33,6 +33,19 @@ demo: face-models
 
 test: venv-all face-models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash android_demo/core-test.sh
+	bash ios_demo/core-test.sh
+
+# The mobile demo cores alone (Kotlin: kotlinc from npm + JUnit 4; Swift: swiftlang in a Debian 13 root)
+test-mobile: venv-all face-models
+	bash android_demo/core-test.sh
+	bash ios_demo/core-test.sh
+
+# Face detection at every distance / aspect, the pasted-face check, long-run soak (issue 16)
+bench-faces: venv-all face-models
+	$(BIN)/python -m benchmarks.face_size
+	$(BIN)/python -m benchmarks.pasted_faces
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
