@@ -285,7 +285,7 @@ def test_checkpoint_errors(tiny, tmp_path):
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
+    with pytest.raises(CheckpointError, match=r"not an lrdif checkpoint: .*junk.pt \(corrupt"):
         load_checkpoint(tmp_path / "junk.pt")
     torch.save({"a": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an lrdif checkpoint"):

@@ -64,9 +64,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-        raise CheckpointError(f"{path}: not a torch checkpoint readable with weights_only=True ({e})") from None
+        # torch's unpickler text says nothing useful to a user holding the wrong file
+        raise CheckpointError(f"not an lrdif checkpoint: {path} (corrupt, truncated or not a torch file: "
+                              f"{type(e).__name__})") from None
     if not isinstance(ckpt, dict) or "format" not in ckpt:
-        raise CheckpointError(f"{path}: not an lrdif checkpoint (no 'format' key)")
+        raise CheckpointError(f"not an lrdif checkpoint: {path} (no 'format' key)")
     if ckpt["format"] != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {ckpt['format']!r} (expected {FORMAT!r})")
     missing = [k for k in ("preset", "config", "stage", "state_dict", "labels", "meta") if k not in ckpt]
