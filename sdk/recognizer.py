@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from lrdif.sdk.backends import BACKENDS, Backend, load_backend
+from lrdif.sdk.face.frontend import iou_xywh
 from lrdif.sdk.image import to_rgb_uint8
 from lrdif.sdk.metadata import ModelMetadata
 from lrdif.sdk.results import EmotionResult, RunningMode
@@ -134,14 +135,6 @@ def _inside(point: np.ndarray, box: np.ndarray) -> bool:
 
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 class EmotionRecognizer:
@@ -362,7 +355,7 @@ class EmotionRecognizer:
                     lost.append(t)
                     continue
                 # two tracks that converged on one face: keep the older
-                if any(_iou(face.box, k.face.box) > 0.5 for k in kept):
+                if any(iou_xywh(face.box, k.face.box) > 0.5 for k in kept):
                     continue
                 t.face = face
                 kept.append(t)

@@ -124,7 +124,8 @@ def keypoints_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
 _KEYPOINT_LANDMARKS = ((33, 133), (362, 263), (1,), (13, 14), (234,), (454,))
 
 
-def _iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
+def iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two (x, y, w, h) boxes (the front-end's merge and the recognizer's track checks)."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -163,7 +164,7 @@ def _dedupe(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
     """Greedy: the best-scoring detection of each overlapping group."""
     out: list[Detection] = []
     for d in sorted(dets, key=lambda d: -d.score):
-        if all(_iou_xywh(d.box, k.box) <= iou for k in out):
+        if all(iou_xywh(d.box, k.box) <= iou for k in out):
             out.append(d)
     return out
 
@@ -175,7 +176,7 @@ def merge_detections(short: list[Detection], full: list[Detection], long_side: f
     long_side), the other one otherwise. Best score first."""
     out = _dedupe(full, iou)
     for d in short:
-        j = next((k for k, f in enumerate(out) if _iou_xywh(d.box, f.box) > iou), None)
+        j = next((k for k, f in enumerate(out) if iou_xywh(d.box, f.box) > iou), None)
         if j is None:
             out.append(d)
         elif d.box[2] >= small * long_side:
