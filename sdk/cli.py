@@ -174,40 +174,109 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
+def _source(args: argparse.Namespace):
+    """(kind "image" | "video" | "camera", display name, still BGR frame or None)."""
     import cv2
-
-    from lrdif.sdk.recognizer import EmotionRecognizer, EmotionRecognizerOptions, RunningMode
 
     if args.input is None and args.camera is None and not args.sample:
         raise UsageError("give an IMAGE or VIDEO file, --camera N or --sample")
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
-    kind, still = "video", None
     if args.sample:
         from lrdif.sdk.assets import sample_image
 
-        kind, name = "image", "sample:astronaut"
-        still = cv2.cvtColor(sample_image(), cv2.COLOR_RGB2BGR)
-    elif args.camera is not None:
-        kind, name = "camera", f"camera:{args.camera}"
-    else:
-        path = Path(args.input)
-        name = str(path)
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
-        suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES or (suffix not in VIDEO_SUFFIXES and cv2.haveImageReader(str(path))):
-            kind, still = "image", _read_image(path)
-    if args.out:
-        out = Path(args.out)
-        if not out.parent.exists():
-            raise UsageError(f"output folder does not exist: {out.parent}")
-        if kind == "image" and out.suffix.lower() not in IMAGE_SUFFIXES:
-            raise UsageError(f"--out for an image needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        if kind != "image" and out.suffix.lower() not in VIDEO_SUFFIXES:
-            raise UsageError("--out for a video/camera needs a video suffix such as .mp4 or .avi")
+        return "image", "sample:astronaut", cv2.cvtColor(sample_image(), cv2.COLOR_RGB2BGR)
+    if args.camera is not None:
+        return "camera", f"camera:{args.camera}", None
+    path = Path(args.input)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or (suffix not in VIDEO_SUFFIXES and cv2.haveImageReader(str(path))):
+        return "image", str(path), _read_image(path)
+    return "video", str(path), None
 
+
+def _check_out(args: argparse.Namespace, kind: str) -> None:
+    if not args.out:
+        return
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise UsageError(f"output folder does not exist: {out.parent}")
+    if kind == "image" and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"--out for an image needs an image suffix ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if kind != "image" and out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError("--out for a video/camera needs a video suffix such as .mp4 or .avi")
+
+
+def _run_image(args: argparse.Namespace, rec, name: str, still) -> int:
+    import cv2
+
+    labels = rec.labels
+    results = rec.predict(still)
+    if args.json:
+        print(json.dumps({"source": name, "width": still.shape[1], "height": still.shape[0],
+                          "model": rec.metadata.model_name, "backend": rec.backend,
+                          "faces": [r.to_dict(args.landmarks) for r in results]}))
+    else:
+        print(f"{name} ({still.shape[1]}x{still.shape[0]}), model {rec.metadata.model_name} "
+              f"{rec.metadata.model_version} on {rec.backend}")
+        print(format_table(results, labels))
+    if args.out:
+        if not cv2.imwrite(args.out, annotate(still, results, labels)):
+            raise UsageError(f"cannot write {args.out}")
+        if not args.json:
+            print(f"annotated image written to {args.out}")
+    return 0
+
+
+def _run_video(args: argparse.Namespace, rec, kind: str, name: str) -> int:
+    import cv2
+
+    labels = rec.labels
+    cap = _open_video(args.camera if kind == "camera" else str(args.input),
+                      name if kind == "camera" else f"{name} as a video (unsupported or corrupt file)")
+    writer = None
+    n = 0
+    header_done = False
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        for frame, ts in _frames(cap, kind, args.max_frames):
+            results = rec.predict_for_video(frame, ts)
+            n += 1
+            if args.json:           # JSON Lines: one object per frame, printed as it comes
+                print(json.dumps({"source": name, "frame": n - 1, "timestamp_ms": ts,
+                                  "faces": [r.to_dict(args.landmarks) for r in results]}), flush=True)
+            else:
+                print(format_table(results, labels, prefix=f"[frame {n - 1:5d} {ts:7d} ms] ",
+                                   header=not header_done))
+                header_done = header_done or bool(results)
+            if args.out:
+                if writer is None:
+                    writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"),
+                                             float(fps if 0 < fps < 240 else 30.0),
+                                             (frame.shape[1], frame.shape[0]))
+                    if not writer.isOpened():
+                        raise UsageError(f"cannot write a video to {args.out}")
+                writer.write(annotate(frame, results, labels))
+    except KeyboardInterrupt:          # Ctrl-C ends a camera/video run normally
+        pass
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    if n == 0:
+        raise UsageError(f"no frame could be read from {name}")
+    if args.out and not args.json:
+        print(f"annotated video ({n} frames) written to {args.out}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lrdif.sdk.recognizer import EmotionRecognizer, EmotionRecognizerOptions, RunningMode
+
+    kind, name, still = _source(args)
+    _check_out(args, kind)
     mode = RunningMode.IMAGE if kind == "image" else RunningMode.VIDEO
     opts = EmotionRecognizerOptions(
         model_path=args.model, backend=args.backend, num_threads=args.threads, max_faces=args.max_faces,
@@ -215,61 +284,9 @@ def _run(args: argparse.Namespace) -> int:
         face_detector=args.face_detector, keep_uncertain_faces=args.keep_uncertain,
         smoothing=args.smoothing if mode is RunningMode.VIDEO else 0.0)
     with EmotionRecognizer(opts) as rec:
-        labels = rec.labels
         if kind == "image":
-            results = rec.predict(still)
-            if args.json:
-                print(json.dumps({"source": name, "width": still.shape[1], "height": still.shape[0],
-                                  "model": rec.metadata.model_name, "backend": rec.backend,
-                                  "faces": [r.to_dict(args.landmarks) for r in results]}))
-            else:
-                print(f"{name} ({still.shape[1]}x{still.shape[0]}), model {rec.metadata.model_name} "
-                      f"{rec.metadata.model_version} on {rec.backend}")
-                print(format_table(results, labels))
-            if args.out:
-                if not cv2.imwrite(args.out, annotate(still, results, labels)):
-                    raise UsageError(f"cannot write {args.out}")
-                if not args.json:
-                    print(f"annotated image written to {args.out}")
-            return 0
-
-        cap = _open_video(args.camera if kind == "camera" else str(args.input),
-                          name if kind == "camera" else f"{name} as a video (unsupported or corrupt file)")
-        writer = None
-        n = 0
-        header_done = False
-        try:
-            fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-            for frame, ts in _frames(cap, kind, args.max_frames):
-                results = rec.predict_for_video(frame, ts)
-                n += 1
-                if args.json:           # JSON Lines: one object per frame, printed as it comes
-                    print(json.dumps({"source": name, "frame": n - 1, "timestamp_ms": ts,
-                                      "faces": [r.to_dict(args.landmarks) for r in results]}), flush=True)
-                else:
-                    print(format_table(results, labels, prefix=f"[frame {n - 1:5d} {ts:7d} ms] ",
-                                       header=not header_done))
-                    header_done = header_done or bool(results)
-                if args.out:
-                    if writer is None:
-                        writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"),
-                                                 float(fps if 0 < fps < 240 else 30.0),
-                                                 (frame.shape[1], frame.shape[0]))
-                        if not writer.isOpened():
-                            raise UsageError(f"cannot write a video to {args.out}")
-                    writer.write(annotate(frame, results, labels))
-        except KeyboardInterrupt:          # Ctrl-C ends a camera/video run normally
-            pass
-        finally:
-            cap.release()
-            if writer is not None:
-                writer.release()
-        if n == 0:
-            raise UsageError(f"no frame could be read from {name}")
-        if args.out and not args.json:
-            print(f"annotated video ({n} frames) written to {args.out}")
-    return 0
-
+            return _run_image(args, rec, name, still)
+        return _run_video(args, rec, kind, name)
 
 if __name__ == "__main__":
     sys.exit(main())
