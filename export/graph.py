@@ -53,15 +53,16 @@ class InferenceGraph:
 
 
 def build_metadata(cfg: Any, preset: str, steps: int, labels: tuple[str, ...], weights_sha256: str = "",
-                   version: str = "0.0.0") -> ModelMetadata:
+                   version: str = "0.0.0", temperature: float = 1.0) -> ModelMetadata:
     """The artifact metadata: `lrdif.training.inference.model_metadata` (the contract training
     normalises with) plus the export's steps, version and weights hash."""
     from lrdif.training.inference import model_metadata
-    return model_metadata(cfg, preset, steps=steps, labels=labels, version=version, weights_sha256=weights_sha256)
+    return model_metadata(cfg, preset, steps=steps, labels=labels, version=version, weights_sha256=weights_sha256,
+                          temperature=temperature)
 
 
 def from_module(module: Any, cfg: Any, preset: str, checkpoint: str | Path = "", labels=None,
-                version: str | None = None) -> InferenceGraph:
+                version: str | None = None, temperature: float = 1.0) -> InferenceGraph:
     """Wrap an already built inference module (e.g. in tests) as an `InferenceGraph`. `version`:
     the model version every artifact carries (default: `lrdif.training.inference.model_version`
     of the checkpoint file)."""
@@ -74,7 +75,7 @@ def from_module(module: Any, cfg: Any, preset: str, checkpoint: str | Path = "",
     version = version or model_version(None, checkpoint if checkpoint else None)
     return InferenceGraph(module=module, cfg=cfg, checkpoint=Path(checkpoint) if checkpoint else Path(),
                           preset=preset, steps=steps, labels=labels,
-                          metadata=build_metadata(cfg, preset, steps, labels, sha, version))
+                          metadata=build_metadata(cfg, preset, steps, labels, sha, version, temperature))
 
 
 def load_inference(checkpoint: str | Path, steps: int | None = None) -> InferenceGraph:
@@ -100,5 +101,6 @@ def load_inference(checkpoint: str | Path, steps: int | None = None) -> Inferenc
         p.requires_grad_(False)
     preset = str(ckpt.get("preset") or "custom") if isinstance(ckpt, dict) else "custom"
     labels = tuple(ckpt.get("labels") or ()) if isinstance(ckpt, dict) else ()
-    from lrdif.training.inference import model_version
-    return from_module(module, cfg, preset, path, labels or None, version=model_version(ckpt, path))
+    from lrdif.training.inference import calibration_temperature, model_version
+    return from_module(module, cfg, preset, path, labels or None, version=model_version(ckpt, path),
+                       temperature=calibration_temperature(ckpt))

@@ -54,3 +54,20 @@ def test_reliability_png(tmp_path):
     z, y = _sample(n=500, seed=2)
     out = plot_reliability(tmp_path / "rel.png", {"clean": {"labels": y, "before": softmax(z), "after": softmax(z, 2.5)}})
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stored_temperature_reaches_the_export_metadata(tmp_path):
+    """calibration --write-checkpoint -> checkpoint meta -> every artifact's metadata."""
+    from lrdif.export.graph import load_inference
+    from lrdif.training.calibration import store_temperature
+    from lrdif.training.checkpoint import save_checkpoint
+    from lrdif.training.model import LRDif
+    from lrdif.training.model.config import get_config
+
+    cfg = get_config("tiny")
+    p = tmp_path / "tiny.pt"
+    save_checkpoint(p, LRDif(cfg), cfg, 2, "tiny", {"model_version": "1.2.3"})
+    assert load_inference(p).metadata.temperature == 1.0
+    store_temperature(p, 0.7, "test")
+    md = load_inference(p).metadata
+    assert md.temperature == pytest.approx(0.7) and md.model_version == "1.2.3"

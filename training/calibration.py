@@ -169,12 +169,16 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
     return report
 
 
-def store_temperature(checkpoint: str | Path, temperature: float, source: str) -> None:
-    """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact)."""
+def store_temperature(checkpoint: str | Path, temperature: float, source: str, version: str | None = None) -> None:
+    """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact).
+    The model version the artifacts carry is kept (or set to `version`): rewriting the file changes
+    its sha256, by which unversioned shipped checkpoints were recognised."""
     from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
+    from lrdif.training.inference import model_version
 
     model, cfg, ckpt = load_checkpoint(checkpoint)
-    meta = dict(ckpt.get("meta") or {}, calibration={"temperature": float(temperature), "source": source})
+    meta = dict(ckpt.get("meta") or {}, calibration={"temperature": float(temperature), "source": source},
+                model_version=version or model_version(ckpt, checkpoint))
     save_checkpoint(checkpoint, model, cfg, int(ckpt["stage"]), ckpt.get("preset", "custom"), meta)
 
 
@@ -191,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--limit", type=int, default=0, help="images per split (0 = all)")
     ap.add_argument("--write-checkpoint", action="store_true", help="store T in the checkpoint's meta")
+    ap.add_argument("--version", default=None, help="with --write-checkpoint: the model version artifacts carry")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     from lrdif.training.checkpoint import CheckpointError  # a ValueError too
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress)
         if a.write_checkpoint:
-            store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)")
+            store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)", a.version)
     except (OSError, ValueError, CheckpointError) as e:
         print(f"lrdif calibration: error: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ SHIPPED_VERSIONS = {"8f996f55afa78046b0c82776e1c26a4dafd9f154b9e9296584a9ee7b985
 
 
 def model_metadata(cfg: Any, preset: str = "custom", steps: int | None = None, labels=None,
-                   version: str = "0.0.0", weights_sha256: str = "") -> ModelMetadata:
+                   version: str = "0.0.0", weights_sha256: str = "", temperature: float = 1.0) -> ModelMetadata:
     """The runtime contract of a model built from `cfg` (an `LRDifConfig`)."""
     size = int(cfg.input_size)
     if steps is None:
@@ -38,7 +38,7 @@ def model_metadata(cfg: Any, preset: str = "custom", steps: int | None = None, l
                          input_size=size, crop=CropSpec(size=size) if size != CropSpec().size else CropSpec(),
                          num_landmarks=int(cfg.num_landmarks), diffusion_steps=int(steps),
                          model_name=f"lrdif-{preset}", model_version=version, preset=preset,
-                         weights_sha256=weights_sha256)
+                         weights_sha256=weights_sha256, temperature=float(temperature))
 
 
 def normaliser(meta: ModelMetadata) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -118,6 +118,12 @@ def predict_logits(model, crops_u8: torch.Tensor, landmarks: torch.Tensor, *, st
             feats.append(f.float())
     model.train(was)
     return torch.cat(outs) if outs else torch.zeros(0), (torch.cat(feats) if return_features and feats else None)
+
+
+def calibration_temperature(ckpt: dict[str, Any] | None) -> float:
+    """The temperature `python -m lrdif.training.calibration --write-checkpoint` stored (1.0 = none)."""
+    cal = ((ckpt or {}).get("meta") or {}).get("calibration") or {}
+    return float(cal.get("temperature", 1.0))
 
 
 def model_version(ckpt: dict[str, Any] | None, path: str | Path | None = None) -> str:
