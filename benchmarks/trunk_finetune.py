@@ -33,8 +33,6 @@ from lrdif.training.datasets import ferplus_majority
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
 from lrdif.training.model.facemesh import FaceMeshTrunkConfig
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus_48x48_uint8.npz"
-
 
 class TrunkClassifier(nn.Module):
     def __init__(self, size: int, classes: int = 8, freeze: int = 0, drop: float = 0.2) -> None:
@@ -102,7 +100,7 @@ def evaluate(model: nn.Module, imgs: torch.Tensor, votes: np.ndarray, size: int,
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.trunk_finetune", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--data", type=Path, default=None, help="default: the shared FERPlus npz")
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -153,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    xtr, ytr, xte, vte = _load(args.data, args.limit)
+    from lrdif.training.data import resolve_data_path
+    xtr, ytr, xte, vte = _load(resolve_data_path(args.data), args.limit)
     prior_log = torch.log(ytr.mean(0).clamp_min(1e-4))
     model = TrunkClassifier(args.size, freeze=args.freeze).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
