@@ -14,7 +14,7 @@ $(BIN)/python:
 	@$(BIN)/pip install -q --upgrade pip "setuptools>=77" wheel
 
 $(VENV)/.sdk-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
-	@$(PIP) -e .
+	@PYTHONWARNINGS=ignore $(PIP) -e .
 	@touch $@
 
 $(VENV)/.all-installed: $(BIN)/python pyproject.toml setup.py constraints.txt
