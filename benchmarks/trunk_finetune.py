@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
 from lrdif.sdk.labels import LABELS_8
-from lrdif.training.datasets import ferplus_majority
+from lrdif.training.datasets import ferplus_majority, vote_distribution
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
 from lrdif.training.model.facemesh import FaceMeshTrunkConfig
 
@@ -55,10 +55,11 @@ class TrunkClassifier(nn.Module):
 
 
 def soft_targets(votes: np.ndarray) -> np.ndarray:
-    v = np.where(votes[:, :8] <= 1, 0, votes[:, :8]).astype(np.float32)
-    s = v.sum(1, keepdims=True)
-    fallback = np.eye(8, dtype=np.float32)[votes[:, :8].argmax(1)]
-    return np.where(s > 0, v / np.maximum(s, 1), fallback)
+    """FER+ vote distribution over the 8 emotions with single (outlier) votes dropped."""
+    v = np.where(votes <= 1, 0, votes)
+    empty = v[:, :8].sum(1) == 0                     # every emotion vote was a single one: keep them all
+    v[empty] = votes[empty]
+    return vote_distribution(v)
 
 
 def to_input(imgs_u8: torch.Tensor, size: int) -> torch.Tensor:

@@ -112,16 +112,9 @@ CONDITIONS = ("none", "udc-toled", "udc-poled", "lowlight")
 
 
 def _condition_logits(model, stage: int, crops, kinds, seed: int, progress: bool) -> dict:
-    from lrdif.training.degrade import make_degradation
-    from lrdif.training.inference import predict_logits
+    from lrdif.training.evaluate import degraded_logits
 
-    out = {}
-    for k in kinds:
-        deg = None if k == "none" else make_degradation(k)
-        logits, _ = predict_logits(model, crops.crops, crops.landmarks, stage=stage, degradation=deg,
-                                   seed=seed, progress=progress)
-        out[k] = logits.double().numpy()
-    return out
+    return {k: degraded_logits(model, stage, crops, k, seed, progress=progress).double().numpy() for k in kinds}
 
 
 def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,

@@ -155,8 +155,10 @@ def _load_ckpt(path: Path):
         raise EvalError(f"cannot load checkpoint {path}: {e}") from None
 
 
-def _logits(model, stage: int, crops, kind: str, seed: int, steps: int | None, start: str, bs: int,
-            progress: bool = False, features: bool = False):
+def degraded_logits(model, stage: int, crops, kind: str, seed: int, steps: int | None = None, start: str = "zero",
+                    bs: int = 256, progress: bool = False, features: bool = False):
+    """Logits of `crops` under degradation `kind` (deterministic given seed); with `features` also
+    the pooled features. Shared by lrdif-eval and the calibration CLI."""
     from lrdif.training.degrade import make_degradation
     from lrdif.training.inference import predict_logits
     deg = None if kind == "none" else make_degradation(kind)
@@ -186,7 +188,7 @@ def evaluate_checkpoint(model, cfg, stage: int, crops, kinds: list[str], labels,
     first = next(iter(rows))
     per = {}
     for k in kinds:
-        pred = _logits(model, stage, crops, k, seed, steps, start, bs, progress).argmax(1).numpy()
+        pred = degraded_logits(model, stage, crops, k, seed, steps, start, bs, progress).argmax(1).numpy()
         by = metrics_by_protocol(pred, rows, labels)
         per[k] = dict(by[first], protocols=by)
     return per
@@ -368,7 +370,7 @@ def _steps_curve(args, model, cfg, stage, crops, kinds, labels) -> dict[str, Any
     y = crops.labels.numpy()
     for n in steps:
         for k in kinds:
-            pred = _logits(model, stage, crops, k, args.seed, n, args.start, args.batch_size).argmax(1).numpy()
+            pred = degraded_logits(model, stage, crops, k, args.seed, n, args.start, args.batch_size).argmax(1).numpy()
             accs[k].append(float((pred == y).mean()))
     png = args.steps_curve_png or (str(Path(args.json).with_suffix("")) + "_steps_curve.png" if args.json
                                    else "steps_curve.png")
@@ -388,7 +390,7 @@ def _tsne(args, model, cfg, stage, crops, kinds, labels, name) -> dict[str, Any]
     groups_k = ["none"] + [k for k in kinds if k != "none"]
     feats, labs, groups = [], [], []
     for gi, k in enumerate(groups_k):
-        _, f = _logits(model, stage, sub, k, args.seed, args.steps, args.start, args.batch_size, features=True)
+        _, f = degraded_logits(model, stage, sub, k, args.seed, args.steps, args.start, args.batch_size, features=True)
         feats.append(f.numpy())
         labs.append(sub.labels.numpy())
         groups.append(np.full(len(f), gi))
