@@ -299,3 +299,28 @@ def test_stage2_teacher_from_train_state(tiny_npz, work, stage1):
     st = torch.load(stage1 / "train_state.pt", weights_only=False)
     for k, v in model.fpen_s1.state_dict().items():  # the raw stage-1 weights were the teacher
         assert torch.equal(v, st["model"][f"fpen_s1.{k}"]), k
+
+
+def test_stage2_init_fine_tunes_from_a_stage2_checkpoint(tiny_npz, work, stage1, stage2, capsys):
+    """--init starts every weight from a stage-2 checkpoint (its FPEN_S1 stays the teacher), resumes
+    without repeating the flag, and refuses a stage-1 file or a second teacher."""
+    init = stage2 / "best.pt"
+    out = work / "ft"
+    args = ["stage2", "--init", str(init), "--lr", "1e-9", "--epochs", "1", "--degradations", FAST_MIX,
+            *_common(tiny_npz, work, out)]
+    assert train.main([*args, "--stop-at-step", "1"]) == 0
+    resume = ["stage2", "--lr", "1e-9", "--epochs", "1", "--degradations", FAST_MIX,
+              *_common(tiny_npz, work, out), "--stop-at-step", "2", "--resume"]
+    assert train.main(resume) == 0                  # no --init: the state remembers it
+    src, _, _ = load_checkpoint(init, expected_stage=2)
+    got, _, ck = load_checkpoint(out / "last.pt", expected_stage=2)
+    assert ck["meta"]["init"] == str(init) and ck["meta"]["global_step"] == 2
+    mine = dict(got.named_parameters())
+    for k, v in src.named_parameters():             # lr 1e-9: still the init's weights, not a fresh model
+        assert torch.allclose(v, mine[k], atol=1e-5), k
+    capsys.readouterr()
+    assert train.main([*args, "--teacher", str(stage1 / "best.pt")]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    assert train.main(["stage2", "--init", str(stage1 / "best.pt"), *_common(tiny_npz, work, work / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--init" in err and str(stage1 / "best.pt") in err

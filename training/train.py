@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", nargs="?", const="auto", default=None,
                    help="resume from OUT/train_state.pt (or the given train_state.pt)")
     p.add_argument("--teacher", default=None, help="stage2: the stage-1 checkpoint (default OUT/../stage1/best.pt)")
+    p.add_argument("--init", default=None, metavar="STAGE2_CKPT",
+                   help="stage2 fine-tune: start every weight from this stage-2 checkpoint; its frozen FPEN_S1 "
+                        "is the teacher (so --teacher is not used)")
     p.add_argument("--degradations", default=DEFAULT_DEGRADATIONS,
                    help="training mix kind:weight,... (kinds: none, udc-toled, udc-poled, lowlight)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (tests)")
@@ -170,6 +173,8 @@ def _check_args(args) -> None:
         raise TrainError(f"--logit-adjust must be in [0, 5], got {args.logit_adjust}")
     if not (0.0 <= args.ema < 1.0):
         raise TrainError("--ema must be in [0, 1)")
+    if args.init and args.teacher:
+        raise TrainError("--init and --teacher exclude each other: the --init checkpoint carries its teacher")
 
 
 def _load_resume_state(args, out: Path, stage: int) -> dict | None:
@@ -250,12 +255,28 @@ def _stage1_model(args, state: dict | None) -> _Setup:
     return _Setup(1, preset, classes, cfg, model)
 
 
+def _load_init(path: Path) -> tuple[Any, Any, dict]:
+    """A stage-2 checkpoint to fine-tune from: all of its weights start the run, its FPEN_S1 teaches."""
+    from lrdif.training.checkpoint import load_checkpoint
+    if not path.is_file():
+        raise TrainError(f"--init: stage-2 checkpoint not found: {path}")
+    try:
+        return load_checkpoint(str(path), expected_stage=2)
+    except Exception as e:
+        raise TrainError(f"--init: cannot use {path}: {e}") from None
+
+
 def _stage2_model(args, state: dict | None, out: Path) -> _Setup:
     from lrdif.training.model import LRDif
-    tpath = Path(args.teacher) if args.teacher else out.parent / "stage1" / "best.pt"
-    if state is not None and not args.teacher:
-        tpath = Path(state["teacher"])
-    tmodel, tcfg, tckpt = _load_teacher(tpath, args)
+    init = args.init or (state or {}).get("init")
+    if init:
+        tpath = Path(init)
+        tmodel, tcfg, tckpt = _load_init(tpath)
+    else:
+        tpath = Path(args.teacher) if args.teacher else out.parent / "stage1" / "best.pt"
+        if state is not None and not args.teacher:
+            tpath = Path(state["teacher"])
+        tmodel, tcfg, tckpt = _load_teacher(tpath, args)
     preset = args.preset or tckpt.get("preset", "mobile")
     if args.preset and tckpt.get("preset") and args.preset != tckpt.get("preset"):
         raise TrainError(f"--preset {args.preset} does not match the teacher checkpoint {tpath} "
@@ -273,6 +294,8 @@ def _stage2_model(args, state: dict | None, out: Path) -> _Setup:
         raise TrainError(f"teacher checkpoint {tpath} does not fit the stage-2 model: {bad[:5]}")
     info = {"teacher": str(tpath), "teacher_meta": {k: v for k, v in (tckpt.get("meta") or {}).items()
                                                     if isinstance(v, (int, float, str, bool))}}
+    if init:
+        info["init"] = str(tpath)
     return _Setup(2, preset, classes, cfg, model, teacher_info=info)
 
 
@@ -431,7 +454,7 @@ class _Trainer:
             "ema": ema.shadow if ema is not None else None, "global_step": self.global_step,
             "ema_updates": ema.updates if ema is not None else 0, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
             "best": self.best, "elapsed": time.time() - self.t_start, "teacher": s.teacher_info.get("teacher"),
-            "args": vars(self.args)})
+            "init": s.teacher_info.get("init"), "args": vars(self.args)})
 
     def _log_train_row(self, epoch: int) -> None:
         n = max(1, self.run_steps)
