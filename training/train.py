@@ -173,8 +173,18 @@ def _check_args(args) -> None:
         raise TrainError(f"--logit-adjust must be in [0, 5], got {args.logit_adjust}")
     if not (0.0 <= args.ema < 1.0):
         raise TrainError("--ema must be in [0, 1)")
+    if args.amp == "bf16" and not _cpu_has_bf16():
+        _log("warning: --amp bf16 on a CPU without native bf16 (no AVX512-BF16/AMX: oneDNN reports no bf16 "
+             "support) runs emulated, several times slower than float32 here; use --amp off on this machine")
     if args.init and args.teacher:
         raise TrainError("--init and --teacher exclude each other: the --init checkpoint carries its teacher")
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _load_resume_state(args, out: Path, stage: int) -> dict | None:
