@@ -117,37 +117,80 @@ def _condition_logits(model, stage: int, crops, kinds, seed: int, progress: bool
     return {k: degraded_logits(model, stage, crops, k, seed, progress=progress).double().numpy() for k in kinds}
 
 
-def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,
-              seed: int = 0, progress: bool = True) -> dict:
-    """Fit T on PublicTest (all conditions pooled: one artifact, one T), then ECE before/after on
-    PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`."""
-    import json
-
-    from lrdif.sdk.fileio import atomic_write_bytes
-    from lrdif.training.checkpoint import load_checkpoint
+def _load_sets(model_cfg, data, cache_dir, limit: int, seed: int, progress: bool):
+    """PublicTest and PrivateTest crops with their all-rows labels and FER+ majority rows, plus the
+    log prior of the Training split's targets."""
     from lrdif.training.data import prepare_crops, resolve_data_path
     from lrdif.training.datasets import load_dataset
+    from lrdif.training.evaluate import protocol_rows
+    from lrdif.training.prior_shift import log_class_prior
 
-    model, cfg, ckpt = load_checkpoint(checkpoint)
-    stage = int(ckpt.get("stage", 2))
-    ds = load_dataset(resolve_data_path(data), None, cfg.num_classes)
+    k = model_cfg.num_classes
+    ds = load_dataset(resolve_data_path(data), None, k)
     if ds.split is None:
         raise ValueError(f"{ds.name}: calibration needs the PublicTest / PrivateTest split")
-    crops, _ = prepare_crops(ds, size=cfg.input_size, cache_dir=cache_dir, progress=progress)
+    crops, _ = prepare_crops(ds, size=model_cfg.input_size, cache_dir=cache_dir, progress=progress)
     rng = np.random.RandomState(seed)
     sets = {}
     for name, code in (("public", 1), ("private", 2)):
         idx = np.flatnonzero(ds.split == code)
         if limit and len(idx) > limit:
             idx = np.sort(rng.choice(idx, limit, replace=False))
-        sets[name] = (crops.subset(idx), ds.labels[idx])
+        rows = protocol_rows(None if ds.votes is None else ds.votes[idx], ds.labels[idx], k)
+        sets[name] = (crops.subset(idx), ds.labels[idx], rows.get("majority", rows["all"]))
+    train = ds.split == 0
+    lp = log_class_prior(None if ds.votes is None else ds.votes[train], ds.labels[train], k)
+    return sets, lp
+
+
+def _shift_report(choice, log_prior, test: dict, rows) -> dict:
+    from lrdif.training.prior_shift import accuracy_and_mean_class
+
+    idx, y = rows
+    k = len(log_prior)
+    per = {}
+    for c, z in test.items():
+        a0, m0 = accuracy_and_mean_class(z[idx], y, k)
+        a1, m1 = accuracy_and_mean_class(z[idx] + choice.shift * log_prior, y, k)
+        per[c] = {"accuracy_before": a0, "accuracy_after": a1, "mean_class_before": m0, "mean_class_after": m1}
+    return {"shift": choice.shift, "log_prior": [float(v) for v in log_prior], "rule": "max mean class accuracy "
+            "with accuracy within 0.01 of the grid's best (PublicTest, FER+ majority rows, conditions pooled)",
+            "fit_accuracy": choice.accuracy, "fit_mean_class_accuracy": choice.mean_class_accuracy,
+            "curve": [list(c) for c in choice.curve], "private_majority": per}
+
+
+def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,
+              seed: int = 0, progress: bool = True, prior_shift: bool = False) -> dict:
+    """Optionally choose a class-prior shift (`lrdif.training.prior_shift`) on PublicTest, then fit
+    T on PublicTest (all conditions pooled: one artifact, one T) on the shifted logits; ECE before/after
+    on PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`."""
+    import json
+
+    from lrdif.sdk.fileio import atomic_write_bytes
+    from lrdif.training.checkpoint import load_checkpoint
+    from lrdif.training.prior_shift import choose_prior_shift
+
+    model, cfg, ckpt = load_checkpoint(checkpoint)
+    if prior_shift and (ckpt.get("meta") or {}).get("calibration", {}).get("prior_shift"):
+        raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
+    stage = int(ckpt.get("stage", 2))
+    sets, lp = _load_sets(cfg, data, cache_dir, limit, seed, progress)
     fit = _condition_logits(model, stage, sets["public"][0], CONDITIONS, seed, progress)
+    test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress)
+    report = {"checkpoint": str(checkpoint), "fitted_on": "PublicTest, all conditions pooled", "bins": ECE_BINS}
+    shift = 0.0
+    if prior_shift:
+        idx, ym = sets["public"][2]
+        choice = choose_prior_shift(np.concatenate([fit[k][idx] for k in CONDITIONS]),
+                                    np.concatenate([ym] * len(CONDITIONS)), lp)
+        shift = choice.shift
+        report["prior_shift"] = _shift_report(choice, lp, test, sets["private"][2])
+    fit = {k: z + shift * lp for k, z in fit.items()}
+    test = {k: z + shift * lp for k, z in test.items()}
     y_fit = np.concatenate([sets["public"][1]] * len(CONDITIONS))
     t = fit_temperature(np.concatenate([fit[k] for k in CONDITIONS]), y_fit)
-    test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress)
     y = sets["private"][1]
-    report = {"checkpoint": str(checkpoint), "temperature": t, "fitted_on": "PublicTest, all conditions pooled",
-              "n_fit": int(len(y_fit)), "n_test": int(len(y)), "bins": ECE_BINS, "conditions": {}}
+    report.update(temperature=t, n_fit=int(len(y_fit)), n_test=int(len(y)), conditions={})
     panels = {}
     for k in CONDITIONS:
         before, after = softmax(test[k], 1.0), softmax(test[k], t)
@@ -162,16 +205,27 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
     return report
 
 
-def store_temperature(checkpoint: str | Path, temperature: float, source: str, version: str | None = None) -> None:
-    """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact).
+def store_temperature(checkpoint: str | Path, temperature: float, source: str, version: str | None = None,
+                      prior_shift: tuple[float, list[float]] | None = None) -> None:
+    """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact),
+    and with `prior_shift` = (s, log prior) fold s * log prior into the classifier's bias.
     The model version the artifacts carry is kept (or set to `version`): rewriting the file changes
     its sha256, by which unversioned shipped checkpoints were recognised."""
     from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
     from lrdif.training.inference import model_version
+    from lrdif.training.prior_shift import fold_into_classifier
 
     model, cfg, ckpt = load_checkpoint(checkpoint)
-    meta = dict(ckpt.get("meta") or {}, calibration={"temperature": float(temperature), "source": source},
-                model_version=version or model_version(ckpt, checkpoint))
+    cal = {"temperature": float(temperature), "source": source}
+    old = (ckpt.get("meta") or {}).get("calibration") or {}
+    if old.get("prior_shift"):
+        if prior_shift:
+            raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
+        cal["prior_shift"] = old["prior_shift"]
+    if prior_shift:
+        fold_into_classifier(model, prior_shift[0], prior_shift[1])
+        cal["prior_shift"] = {"shift": float(prior_shift[0]), "log_prior": [float(v) for v in prior_shift[1]]}
+    meta = dict(ckpt.get("meta") or {}, calibration=cal, model_version=version or model_version(ckpt, checkpoint))
     save_checkpoint(checkpoint, model, cfg, int(ckpt["stage"]), ckpt.get("preset", "custom"), meta)
 
 
@@ -189,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="images per split (0 = all)")
     ap.add_argument("--write-checkpoint", action="store_true", help="store T in the checkpoint's meta")
     ap.add_argument("--version", default=None, help="with --write-checkpoint: the model version artifacts carry")
+    ap.add_argument("--prior-shift", action="store_true",
+                    help="also choose a class-prior shift on PublicTest (lrdif.training.prior_shift); with "
+                         "--write-checkpoint it is folded into the classifier bias")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     from lrdif.training.checkpoint import CheckpointError  # a ValueError too
@@ -196,12 +253,20 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = Path(a.checkpoint) if a.checkpoint else default_checkpoint_path()
     try:
-        r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress)
+        r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress,
+                      prior_shift=a.prior_shift)
         if a.write_checkpoint:
-            store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)", a.version)
+            ps = r.get("prior_shift")
+            store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)", a.version,
+                              (ps["shift"], ps["log_prior"]) if ps else None)
     except (OSError, ValueError, CheckpointError) as e:
         print(f"lrdif calibration: error: {e}", file=sys.stderr)
         return 2
+    if "prior_shift" in r:
+        print(f"prior shift s = {r['prior_shift']['shift']:+.2f} (PrivateTest, majority rows):")
+        for k, c in r["prior_shift"]["private_majority"].items():
+            print(f"  {k:10s} acc {c['accuracy_before']:.4f} -> {c['accuracy_after']:.4f}   mean class acc "
+                  f"{c['mean_class_before']:.4f} -> {c['mean_class_after']:.4f}")
     for k, c in r["conditions"].items():
         print(f"{k:10s} ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}   acc {c['accuracy']:.4f}")
     print(f"temperature {r['temperature']:.4f} (written to {ckpt})" if a.write_checkpoint

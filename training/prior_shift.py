@@ -1,0 +1,76 @@
+"""Post-hoc class-prior shift (Menon et al. 2021, "post-hoc logit adjustment"): logits + s * log pi,
+pi the class prior of the training targets, s chosen on held-out data (PublicTest) and folded into
+the classifier's bias, so every artifact, the SDK and the mobile cores get it with no new operator.
+
+s < 0 moves predictions towards rare classes (disgust, fear, contempt); s > 0 undoes part of a
+logit-adjusted training loss (which trains a model that is already balanced, `--logit-adjust`).
+The choice rule: among the grid, the s with the highest mean class accuracy whose overall accuracy
+is within `tolerance` of the best overall accuracy on the grid (both under the FER+ majority
+protocol where the data has votes). Mean class accuracy is what the rare classes need; the
+tolerance keeps the headline accuracy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID = tuple(round(float(s), 2) for s in np.arange(-1.5, 1.0001, 0.05))
+TOLERANCE = 0.01
+
+
+def log_class_prior(votes: np.ndarray | None, labels: np.ndarray, classes: int, floor: float = 1e-4) -> np.ndarray:
+    """(K,) log prior of the training targets: the mean FER+ vote distribution where votes exist
+    (what `--soft-targets` trains on), else the label frequencies."""
+    if votes is not None:
+        from lrdif.training.datasets import vote_distribution
+        prior = vote_distribution(votes, classes).mean(0).astype(np.float64)
+    else:
+        prior = np.bincount(np.asarray(labels), minlength=classes)[:classes].astype(np.float64)
+    if prior.shape != (classes,) or not np.isfinite(prior).all() or prior.sum() <= 0:
+        raise ValueError(f"cannot form a {classes}-class prior from the training targets")
+    prior = np.clip(prior / prior.sum(), floor, None)
+    return np.log(prior / prior.sum())
+
+
+def accuracy_and_mean_class(logits: np.ndarray, labels: np.ndarray, classes: int) -> tuple[float, float]:
+    pred = logits.argmax(1)
+    acc = float((pred == labels).mean())
+    rec = [float((pred[labels == c] == c).mean()) for c in range(classes) if (labels == c).any()]
+    return acc, float(np.mean(rec))
+
+
+@dataclass(frozen=True)
+class ShiftChoice:
+    shift: float
+    accuracy: float              # on the fitting data, after the shift
+    mean_class_accuracy: float
+    curve: tuple                 # ((s, accuracy, mean class accuracy), ...) over the grid
+
+
+def choose_prior_shift(logits, labels, log_prior, grid=GRID, tolerance: float = TOLERANCE) -> ShiftChoice:
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels)
+    lp = np.asarray(log_prior, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] == 0 or lp.shape != (z.shape[1],) or y.shape != (z.shape[0],):
+        raise ValueError(f"prior shift needs (N, K) logits, (N,) labels and a (K,) log prior; got "
+                         f"{z.shape}, {y.shape}, {lp.shape}")
+    if not grid:
+        raise ValueError("prior shift: empty grid")
+    curve = tuple((float(s), *accuracy_and_mean_class(z + s * lp, y, z.shape[1])) for s in grid)
+    best_acc = max(a for _, a, _ in curve)
+    s, a, m = max((c for c in curve if c[1] >= best_acc - tolerance), key=lambda c: (c[2], c[1]))
+    return ShiftChoice(s, a, m, curve)
+
+
+def fold_into_classifier(model, shift: float, log_prior) -> None:
+    """classifier.bias += shift * log_prior: the model's logits become logits + shift * log pi exactly
+    (the classifier is the graph's last operation)."""
+    import torch
+
+    clf = model.udcformer.classifier
+    lp = torch.as_tensor(np.asarray(log_prior), dtype=clf.bias.dtype)
+    if lp.shape != clf.bias.shape:
+        raise ValueError(f"log prior has {tuple(lp.shape)} classes, the classifier {tuple(clf.bias.shape)}")
+    with torch.no_grad():
+        clf.bias.add_(float(shift) * lp)
