@@ -356,7 +356,8 @@ def _run_meta(args, setup: _Setup, weights: dict, dist: Dist, dinfo: dict, meta)
         "loss": ("ce" if stage == 1 else args.loss), "seed": args.seed, "batch_size": args.batch_size,
         "world_size": dist.world, "lr": args.lr, "weight_decay": args.weight_decay, "epochs": args.epochs,
         "ema": args.ema, "label_smoothing": args.label_smoothing, "soft_targets": args.soft_targets,
-        "augment": not args.no_augment, "dedup": args.dedup, "amp": args.amp, "diffusion": setup.cfg.diffusion,
+        "augment": not args.no_augment, "dedup": args.dedup, "amp": args.amp,
+        "logit_adjust": args.logit_adjust, "diffusion": setup.cfg.diffusion,
         "insert_noise": setup.cfg.insert_noise, **dinfo, **setup.teacher_info,
         "model_metadata": meta.to_dict(),
     }
