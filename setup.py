@@ -12,6 +12,6 @@ for top in ("sdk", "export", "training"):
 setup(
     packages=sorted(package_dir),
     package_dir=package_dir,
-    package_data={name: ["*.onnx", "*.npy", "*.npz", "*.pt", "*.json", "*.md", "*.png"] for name in package_dir},
+    package_data={name: ["*.onnx", "*.tflite", "*.npy", "*.npz", "*.pt", "*.json", "*.md", "*.png"] for name in package_dir},
     include_package_data=False,
 )
