@@ -24,7 +24,9 @@ import argparse
 import csv
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,6 +332,30 @@ def _build_model(args, stage: int, state: dict | None, out: Path, dist: Dist) ->
     return setup
 
 
+class _StopOnSignal:
+    """SIGTERM / SIGINT during fit: finish the current step, save the exact training state, stop
+    (`--resume` continues as if never stopped). A second signal interrupts at once."""
+
+    def __init__(self, trainer) -> None:
+        self.trainer, self.old = trainer, {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.trainer.stop_signal:
+            raise KeyboardInterrupt
+        self.trainer.stop_signal = True
+
+    def __enter__(self):
+        self.trainer.stop_signal = False
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
 class _CsvLog:
     """train_log.csv: one row per --log-every steps (train) and per validation (val); rank 0 only."""
 
@@ -416,6 +442,7 @@ class _Trainer:
         self.run_meta = _run_meta(args, setup, weights, dist, dinfo, self.meta)
         self.accs: dict | None = None
         self.last_val_step = -1
+        self.stop_signal = False
         self._reset_running()
 
     def _optimiser(self, n_train: int) -> None:
@@ -539,6 +566,15 @@ class _Trainer:
             dist.barrier()
         if out_of_time:
             _log(f"--max-minutes {args.max_minutes} reached at step {self.global_step}", dist)
+        if not (hit_max or out_of_time) and dist.any_flag(self.stop_signal):
+            if not (self.global_step % args.log_every == 0 or at_end):
+                self._log_train_row(epoch)
+            if self.last_val_step != self.global_step:      # a validation above already saved this step
+                self.save(False, *((epoch + 1, 0) if at_end else (epoch, b + 1)))
+            dist.barrier()
+            _log(f"stopped by a signal after step {self.global_step}; the exact state is in "
+                 f"{self.out / 'train_state.pt'}: the same command with --resume continues", dist)
+            return True
         return hit_max or out_of_time
 
     def _epoch(self, epoch: int) -> bool:
@@ -576,10 +612,11 @@ class _Trainer:
         if s.stage == 2:
             s.model.fpen_s1.eval()
         epoch = self.start_epoch
-        while epoch < self.args.epochs:
-            if self._epoch(epoch):
-                break
-            epoch += 1
+        with _StopOnSignal(self):
+            while epoch < self.args.epochs:
+                if self._epoch(epoch):
+                    break
+                epoch += 1
 
     def finish(self) -> None:
         if self.dist.main:
