@@ -6,14 +6,16 @@ runs as well only when short range finds no face or some face it finds is small 
 `AUTO_FULL_BELOW` of the frame's long side), so selfie-distance frames take exactly the short-range
 path. For small faces found by both, the full-range box is kept (short range is at its limit there
 and its boxes grow). Auto is two models, easy to port (the mobile cores' golden vectors).
-"tiled" = auto plus, on the same condition, short range on overlapping squares of the frame's short
-side (non-square frames: no letterbox waste; 2-3 windows at 4:3 / 16:9) and full range on a grid
-of overlapping windows `TILE_FULL_SIDE` of the long side (6 at 4:3 / 16:9): smaller faces, more time.
-Measured recall per detector, face size and aspect: benchmarks/FACE_SIZE.md.
-"tiled" = auto, plus (on the same condition) short range on squares of the frame's short side
-(non-square frames) and full range on a grid of overlapping windows `TILE_FULL_SIDE` of the long
-side: more detector calls (2-3 + 6 on a 4:3 / 16:9 frame), for faces down to ~8% of the long side
-(benchmarks/face_size.py).
+"tiled" = find every face, for more time: auto's detections, each confirmed by FaceMesh; unless
+that gives `max_faces` faces or only faces at selfie distance (then it costs what auto costs, plus
+at most one short-range call per face), a detection pyramid (`lrdif.sdk.face.tiling`: short range
+on overlapping windows sized so that a face of 5% of the long side fills 20% of one; 33-38 windows
+at 4:3 / 16:9 / 9:16) and the whole frame at a lower score give candidates. A candidate, or any
+detection smaller than selfie distance, must pass `zoom_check` (short range again on a square in
+which the face fills 45%, score >= 0.6), which rejects the background's face-like patches that
+FaceMesh alone accepts; where FaceMesh finds no face on a confirmed box it looks once more on a
+larger ROI, and every face's landmarks are settled by one more FaceMesh pass on their own ROI.
+Real faces from 5% of the long side up, at 4:3, 16:9 and 9:16: benchmarks/FACE_SIZE.md.
 
 Box sanity: the FaceMesh landmarks must agree with the region they were computed from. From the
 landmarks, MediaPipe's landmark-to-ROI rule gives the region the face really occupies; when its size
@@ -30,7 +32,7 @@ upscale, whole-image fallback (see `TightCropStrategy`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,14 +42,10 @@ from lrdif.sdk.face._checks import check_landmarks_xy, check_rgb_frame
 from lrdif.sdk.face.crop import check_crop_spec, crop_landmarks, emotion_crop_affine, warp_crop
 from lrdif.sdk.face.detector import FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, Detection
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, Roi, roi_from_detection, roi_from_landmarks
+from lrdif.sdk.face.tiling import Tiling, detect_in_windows, merge_windows, pyramid_windows, tile_windows, zoom_check
 from lrdif.sdk.metadata import CropSpec
 
 FACE_DETECTORS = ("short", "full", "auto", "tiled")
-# tiled on non-square frames (long side > this x short side): short range also on squares of the
-# short side, so a 16:9 frame no longer wastes 44% of the 128x128 input on letterbox padding
-SQUARE_WINDOWS_ABOVE = 1.2
-# tiled: full range on a grid of windows of this fraction of the long side (benchmarks/face_size.py)
-TILE_FULL_SIDE = 0.55
 # auto: run full range too when a short-range face is narrower than this fraction of the frame's
 # long side (or short range finds none). Short range finds few faces below ~16% and its boxes grow
 # there (issue #16's 1920x1080 example: 15%); the sample photo (18.6%) and every golden frame stay
@@ -68,7 +66,7 @@ class Face:
     crop_landmarks: np.ndarray  # (468, 2) x, y in [0, 1] of the crop
     affine: np.ndarray          # (2, 3) frame pixel indices -> crop pixel indices (cv2.warpAffine)
     quality: str = "good"       # "good" | "refined" | "uncertain" (see the module docstring)
-    source: str = ""            # "short" | "full" | "track" | "canvas" | "fallback": where the ROI came from
+    source: str = ""            # "short" | "full" | "tile" | "track" | "canvas" | "fallback": where the ROI came from
 
 
 @dataclass(frozen=True)
@@ -133,31 +131,16 @@ def iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def tile_windows(h: int, w: int, side: int, overlap: float = 0.25) -> list[tuple[int, int, int]]:
-    """Square windows (x, y, side) of `side` px (at most the frame's short side) covering an h x w
-    frame with at least `overlap` of a side shared between neighbours."""
-    side = int(min(side, h, w))
-    step = max(1.0, side * (1.0 - overlap))
-
-    def starts(n: int) -> np.ndarray:
-        if n - side <= 0.1 * side:                       # one (centred) window is enough
-            return np.array([(n - side) // 2])
-        k = int(np.ceil((n - side) / step)) + 1
-        return np.linspace(0, n - side, k).round().astype(int)
-
-    return [(int(x), int(y), side) for y in starts(h) for x in starts(w)]
+def _sure(faces: list[Face]) -> int:
+    return sum(f.quality != "uncertain" for f in faces)
 
 
-def detect_in_windows(detector: BlazeFaceDetector, rgb: np.ndarray, windows) -> list[Detection]:
-    """Run `detector` on each window and return every detection in frame pixels."""
-    out = []
-    for x, y, s in windows:
-        off = np.array([x, y], dtype=np.float32)
-        for d in detector.detect(np.ascontiguousarray(rgb[y:y + s, x:x + s])):
-            box = d.box.copy()
-            box[:2] += off
-            out.append(Detection(box=box, score=d.score, keypoints=d.keypoints + off, source=d.source))
-    return out
+def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two (x, y, w, h) boxes of one face: IoU > 0.3, or either holds the other's centre."""
+    def holds(p, q):
+        cx, cy = q[0] + q[2] / 2, q[1] + q[3] / 2
+        return p[0] <= cx <= p[0] + p[2] and p[1] <= cy <= p[1] + p[3]
+    return iou_xywh(a, b) > 0.3 or holds(a, b) or holds(b, a)
 
 
 def _dedupe(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
@@ -192,6 +175,7 @@ class FaceFrontEnd:
                             video mode); returns None when the face is lost (presence < min_presence),
                             then call process() again.
     face_detector           "auto" (default), "short", "full" or "tiled" (see the module docstring).
+    tiling                  a Tiling: tiled mode's pyramid, candidate checks and second looks.
     tight_crop              a TightCropStrategy: process() then treats every image as one tight face
                             crop (training caches of FER-style datasets); None = ordinary frames.
     """
@@ -202,7 +186,7 @@ class FaceFrontEnd:
                  download: bool = False, face_detector: str = "auto",
                  detector_full_path: str | Path | None = None,
                  agreement: RoiAgreement | None = RoiAgreement(),
-                 tight_crop: TightCropStrategy | None = None):
+                 tight_crop: TightCropStrategy | None = None, tiling: Tiling = Tiling()):
         from lrdif.sdk.assets import face_model_paths
 
         if face_detector not in FACE_DETECTORS:
@@ -230,28 +214,42 @@ class FaceFrontEnd:
         self.min_presence = float(min_presence)
         self.agreement = agreement
         self.tight_crop = tight_crop
+        if not isinstance(tiling, Tiling):
+            raise TypeError(f"tiling must be a Tiling, got {type(tiling).__name__}")
+        self.tiling = tiling
+        self.min_detection_score = float(min_detection_score)
 
     # ------------------------------------------------------------------ detection
     def detect(self, rgb: np.ndarray, max_faces: int | None = None) -> list[Detection]:
-        """Face detections by the configured detector(s), best first, at most `max_faces`."""
+        """Face detections by the configured detector(s), best first, at most `max_faces`.
+        tiled: the auto detections, then (on auto's small-face condition) the pyramid's candidates
+        down to `tiling.min_score`, which `process` keeps only when FaceMesh confirms them."""
         rgb = check_rgb_frame(rgb)
         if self.face_detector == "full":
             return self.detector_full.detect(rgb, max_faces=max_faces)
         short = self.detector.detect(rgb, max_faces=max_faces)
         if self.face_detector == "short":
             return short
+        merged = self._merge_full(rgb, short)
+        if self.face_detector == "tiled" and merged is not short:
+            merged = merged + self._window_candidates(rgb, merged)
+        return merged if max_faces is None else merged[: int(max_faces)]
+
+    def _merge_full(self, rgb: np.ndarray, short: list[Detection]) -> list[Detection]:
+        """auto: `short` itself when every face in it is at selfie distance, else merged with full range."""
         long_side = float(max(rgb.shape[:2]))
         if short and all(d.box[2] >= AUTO_FULL_BELOW * long_side for d in short):
             return short                                  # selfie distance: short range only
-        others = self.detector_full.detect(rgb)
-        if self.face_detector == "tiled":
-            h, w = rgb.shape[:2]
-            if max(h, w) > SQUARE_WINDOWS_ABOVE * min(h, w):  # no letterbox waste: squares of the short side
-                others += detect_in_windows(self.detector, rgb, tile_windows(h, w, min(h, w)))
-            others += detect_in_windows(self.detector_full, rgb,
-                                        tile_windows(h, w, int(round(TILE_FULL_SIDE * long_side))))
-        merged = merge_detections(short, others, long_side)
-        return merged if max_faces is None else merged[: int(max_faces)]
+        return merge_detections(short, self.detector_full.detect(rgb), long_side)
+
+    def _window_candidates(self, rgb: np.ndarray, found: list) -> list[Detection]:
+        """tiled: the pyramid's detections (best first) that overlap none of `found` (Detections or Faces)."""
+        t = self.tiling
+        h, w = rgb.shape[:2]
+        wins = detect_in_windows(self.detector, rgb, pyramid_windows(h, w, t), min_score=t.min_score,
+                                 edge_margin=t.edge_margin) + self.detector.detect(rgb, min_score=t.min_score)
+        return [replace(d, source="tile") for d in merge_windows(wins)
+                if not any(_same_face(d.box, f.box) for f in found)]
 
     # ------------------------------------------------------------------ landmarks
     def landmarks_from_roi(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
@@ -262,13 +260,22 @@ class FaceFrontEnd:
         """Run FaceMesh with the ROI MediaPipe derives from the previous frame's landmarks."""
         return self.landmarker.landmarks(rgb, roi_from_landmarks(previous_landmarks))
 
-    def checked_landmarks(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float, str]:
+    def checked_landmarks(self, rgb: np.ndarray, roi: Roi, second_look: bool = False) -> tuple[np.ndarray, float, str]:
         """FaceMesh on `roi`, then the box sanity loop: ((468, 3) landmarks, presence, quality).
-        Quality "uncertain" when the landmarks never agree with their ROI or presence drops."""
+        Quality "uncertain" when the landmarks never agree with their ROI or presence drops.
+        second_look: when presence is low on `roi`, FaceMesh again on `tiling.second_look_scales`
+        times larger ROIs (the first one that finds the face goes on, quality at best "refined")."""
         lm, presence = self.landmarker.landmarks(rgb, roi, check=False)
-        if self.agreement is None or presence < self.min_presence:
-            return lm, presence, "good"
         quality = "good"
+        if second_look and presence < self.min_presence:
+            for k in self.tiling.second_look_scales:
+                bigger = Roi(roi.cx, roi.cy, roi.size * k, roi.rotation)
+                lm, presence = self.landmarker.landmarks(rgb, bigger, check=False)
+                if presence >= self.min_presence:
+                    roi, quality = bigger, "refined"
+                    break
+        if self.agreement is None or presence < self.min_presence:
+            return lm, presence, quality
         for i in range(self.agreement.max_refinements + 1):
             found = roi_from_landmarks(lm)
             if self.agreement.agrees(roi, found):
@@ -307,16 +314,92 @@ class FaceFrontEnd:
             raise ValueError(f"max_faces must be a positive int, got {max_faces!r}")
         if self.tight_crop is not None:
             return [self.process_tight(rgb)]
+        if self.face_detector == "tiled":
+            return self._process_tiled(rgb, int(max_faces))
         faces = []
         for det in self.detect(rgb, max_faces=int(max_faces)):
-            roi = roi_from_detection(det.box, det.keypoints, rgb.shape[:2])
-            lm, presence, quality = self.checked_landmarks(rgb, roi)
-            if presence < self.min_presence:
-                continue
-            # a refined face's detector box was wrong: report the landmarks' box instead
-            box = det.box if quality == "good" else None
-            faces.append(self.make_face(rgb, lm, presence, box, det.score, det.keypoints, quality, det.source))
+            face = self._face_from_detection(rgb, det)
+            if face is not None:
+                faces.append(face)
         return faces
+
+    def _face_from_detection(self, rgb: np.ndarray, det: Detection, second_look: bool = False) -> Face | None:
+        """FaceMesh + box sanity on one detection; None when FaceMesh finds no face there."""
+        roi = roi_from_detection(det.box, det.keypoints, rgb.shape[:2])
+        lm, presence, quality = self.checked_landmarks(rgb, roi, second_look=second_look)
+        if presence < self.min_presence:
+            return None
+        if self.face_detector == "tiled" and quality != "uncertain" and self.tiling.settle:
+            lm2, p2 = self.landmarker.landmarks(rgb, roi_from_landmarks(lm), check=False)
+            if p2 >= self.min_presence:
+                lm, presence = lm2, p2
+        # a refined face's detector box was wrong: report the landmarks' box instead
+        box = det.box if quality == "good" else None
+        return self.make_face(rgb, lm, presence, box, det.score, det.keypoints, quality, det.source)
+
+    def _process_tiled(self, rgb: np.ndarray, max_faces: int) -> list[Face]:
+        """tiled: auto's detections confirmed by FaceMesh; unless that gave `max_faces` faces or only
+        faces at selfie distance, then the pyramid's candidates where no face is yet."""
+        faces = self._confirm(rgb, self._merge_full(rgb, self.detector.detect(rgb)), max_faces, [])
+        long_side = float(max(rgb.shape[:2]))
+        if _sure(faces) >= max_faces or (faces and all(f.box[2] >= AUTO_FULL_BELOW * long_side and
+                                                      f.quality != "uncertain" for f in faces)):
+            return faces
+        sure = [f for f in faces if f.quality != "uncertain"]
+        return self._confirm(rgb, self._window_candidates(rgb, sure), max_faces, faces)
+
+    def _confirm(self, rgb: np.ndarray, dets: list[Detection], max_faces: int, faces: list[Face]) -> list[Face]:
+        """Append to `faces` the detections `_look` confirms, best first, until `max_faces` are not
+        "uncertain"; at most max_faces + tiling.max_candidates detections are tried. A face whose
+        box overlaps (or holds the centre of) one already kept is the same face."""
+        faces = list(faces)
+        for det in dets[: max_faces + self.tiling.max_candidates]:
+            if _sure(faces) >= max_faces:
+                break
+            face = self._look(rgb, det)
+            if face is None:
+                continue
+            same = [i for i, f in enumerate(faces) if _same_face(face.box, f.box)]
+            if not same:
+                faces.append(face)
+            elif face.quality != "uncertain" and all(faces[i].quality == "uncertain" for i in same):
+                faces = [f for i, f in enumerate(faces) if i not in same] + [face]   # a better look at it
+        # confirmed faces first (the recognizer drops "uncertain" ones unless asked to keep them)
+        return sorted(faces, key=lambda f: f.quality == "uncertain")[:max_faces]
+
+    def _look(self, rgb: np.ndarray, det: Detection) -> Face | None:
+        """tiled: one detection -> Face or None. A window detection ("tile") or one smaller than
+        auto's selfie distance must pass `zoom_check`, and its zoomed box is used. One up to
+        `tiling.verify_below` of the long side is looked at through the zoomed box too when that is
+        much smaller (an oversized whole-frame box makes FaceMesh fit the face too large), and
+        through its own box if that fails. Where every look finds no face or an "uncertain" one,
+        the zoomed box gets a second look (`checked_landmarks`). A detection below
+        min_detection_score must end with landmarks that agree with it (quality not "uncertain")."""
+        t, long_side = self.tiling, float(max(rgb.shape[:2]))
+        zoomed, looks = None, [det]
+        if det.source == "tile" or det.box[2] < AUTO_FULL_BELOW * long_side:
+            zoomed = zoom_check(self.detector, rgb, det, t)
+            if zoomed is None:
+                return None                               # not confirmed
+            looks = [zoomed]
+        elif det.box[2] < t.verify_below * long_side:
+            zoomed = zoom_check(self.detector, rgb, det, t)
+            looks = [zoomed, det] if zoomed is not None and zoomed.box[2] < 0.8 * det.box[2] else [det]
+        else:
+            zoomed = False                                # not looked at yet
+        best = None
+        for d in looks:
+            face = self._face_from_detection(rgb, d)
+            if face is not None and face.quality != "uncertain":
+                return face
+            best = best or face
+        if zoomed is False:
+            zoomed = zoom_check(self.detector, rgb, det, t)
+        again = None if zoomed is None else self._face_from_detection(rgb, zoomed, second_look=True)
+        face = again if again is not None and (best is None or again.quality != "uncertain") else best
+        if face is None or (det.score < self.min_detection_score and face.quality == "uncertain"):
+            return None
+        return face
 
     def track(self, rgb: np.ndarray, previous: Face) -> Face | None:
         """Video mode: landmarks from the previous face's landmarks ROI; None if the face is lost."""
