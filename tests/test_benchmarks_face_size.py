@@ -20,8 +20,8 @@ def test_face_size_benchmark_smoke(tmp_path):
     from benchmarks import face_size
 
     out, png = tmp_path / "fs.json", tmp_path / "fs.png"
-    rc = face_size.main(["--faces", "2", "--sizes", "0.05,0.3", "--aspects", "9:16", "--detectors", "auto",
-                         "--no-crop-reference", "--out", str(out), "--plot", str(png)])
+    rc = face_size.main(["--faces", "2", "--real", "2", "--sizes", "0.05,0.3", "--aspects", "9:16",
+                         "--detectors", "auto", "--no-crop-reference", "--out", str(out), "--plot", str(png)])
     assert rc == 0 and png.stat().st_size > 1000
     d = json.loads(out.read_text())
     cells = d["summary"]["auto"]
@@ -30,11 +30,17 @@ def test_face_size_benchmark_smoke(tmp_path):
     # the sample photo's face at 30% of the long side: found, happy, confident
     assert big["astronaut"]["found"] and big["astronaut"]["label"] == face_size.LABELS_8.index("happiness")
     assert big["astronaut"]["confidence"] > 0.9 and big["n"] == 2
+    assert big["real_n"] == 2 and big["real_recall"] == 1.0          # the astronaut and its mirror image
+    assert cells["9:16"]["0.05"]["real_recall"] == 0.0               # auto: no face of 5% (issue #16)
     for per in cells.values():
         for c in per.values():
             assert 0 <= c["accuracy"] <= c["recall"] <= 1
     rows = d["cells"]["auto/9:16/0.3"]
-    assert [r["face"] for r in rows][0] == "astronaut" and len(rows) == 3
+    assert [r["face"] for r in rows][:2] == ["astronaut", "astronaut_mirror"] and len(rows) == 4
+    # bar: one label and confidence within 0.05 (only the 30% cell counts here); false faces counted
+    same = d["consistency"]["auto"]["astronaut"]
+    assert same["same"] and same["labels"] == ["happiness"] and same["found"] == same["frames"] == 1
+    assert d["no_face"]["auto"]["9:16"]["frames"] == 2 * len(face_size.NO_FACE)
 
 
 def test_face_size_frames_hold_the_face_where_they_say(tmp_path):
