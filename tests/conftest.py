@@ -1,4 +1,8 @@
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,3 +25,93 @@ def tiny_npz() -> Path:
 def ferplus_npz() -> Path:
     assert FERPLUS_NPZ.exists(), f"shared data missing: {FERPLUS_NPZ}"
     return FERPLUS_NPZ
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """The untrained `tiny` preset as a stage-2 checkpoint (the export matrix's model, written the
+    same way; for tests that only need a valid checkpoint file)."""
+    pytest.importorskip("torch")
+    from export_matrix_job import write_tiny_checkpoint
+
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+# ----------------------------------------------------------------------------- export matrix
+# The export matrix (tests/export_matrix_job.py: every target x {fp32, int8} of the tiny preset, ~7 min
+# of single-threaded conversions) is the longest piece of the suite. It is made once per session,
+# in a child process started as soon as the collected tests are known to need it, so that it runs
+# on the second core while the other tests run; the tests that use it are moved to the end of the
+# run. Nothing in it changes: the same two `lrdif-export` runs, the same checks.
+MATRIX = "export_matrix"
+_matrix_job: dict = {}
+
+
+def _start_matrix(data: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="lrdif-export-matrix-"))
+    log = open(root / "export_matrix.log", "wb")
+    env = dict(os.environ, OMP_NUM_THREADS="1")       # lrdif-export --threads 1 (its default)
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("export_matrix_job.py")), str(root), str(data)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _matrix_job.update(root=root, proc=proc, log=log)
+
+
+def _stop_matrix() -> None:
+    proc = _matrix_job.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if _matrix_job.get("log"):
+        _matrix_job["log"].close()
+    if _matrix_job.get("root"):
+        shutil.rmtree(_matrix_job["root"], ignore_errors=True)
+    _matrix_job.clear()
+
+
+def _uses_matrix(item) -> bool:
+    return MATRIX in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)      # after -k / -m deselection
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the export matrix run last (stable order otherwise); under pytest-xdist
+    (`--dist loadgroup`) they form one group, so one worker builds it."""
+    users = [i for i in items if _uses_matrix(i)]
+    for i in users:
+        i.add_marker(pytest.mark.xdist_group(MATRIX))
+    items[:] = [i for i in items if not _uses_matrix(i)] + users
+
+
+def pytest_collection_finish(session):
+    opt = session.config.option
+    if opt.collectonly or getattr(opt, "showfixtures", False) or getattr(opt, "show_fixtures_per_test", False):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        return                      # under xdist the worker that runs the group builds it on first use
+    if TINY_NPZ.exists() and any(_uses_matrix(i) for i in session.items):
+        _start_matrix(TINY_NPZ)
+
+
+def pytest_unconfigure(config):
+    _stop_matrix()
+
+
+@pytest.fixture(scope="session")
+def export_matrix(tiny_npz) -> dict:
+    """{"out": folder, "checkpoint": the tiny checkpoint exported, "rc": (float run, int8 run) exit
+    statuses, "report": report.json}: see tests/export_matrix_job.py."""
+    pytest.importorskip("torch")
+    import export_matrix_job as em
+
+    if "proc" not in _matrix_job:                      # not started at collection: build it now
+        _start_matrix(tiny_npz)
+    proc, root = _matrix_job["proc"], _matrix_job["root"]
+    rc = proc.wait(timeout=3600)
+    log = em.paths(root)["log"]
+    assert rc == 0 and em.paths(root)["result"].is_file(), \
+        f"export matrix child failed (exit {rc}):\n{log.read_text(errors='replace')[-6000:]}"
+    return em.load(root)

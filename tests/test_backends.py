@@ -1,15 +1,21 @@
-"""Emotion-model runners (`lrdif.sdk.backends`) on artifacts exported from the tiny preset."""
+"""Emotion-model runners (`lrdif.sdk.backends`) on artifacts exported from the tiny preset.
+
+ONNX: the SDK tests' own tiny artifact (test_sdk_support). LiteRT / ExecuTorch: the float artifacts
+of the session's export matrix (tests/export_matrix_job.py, the same files test_export.py checks),
+so no (target, precision) is converted twice in a session; the tests that read it are `slow` when
+run alone (they wait for the matrix)."""
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lrdif.sdk.backends import ModelLoadError, ModelNotFoundError, detect_backend, load_backend
 from lrdif.sdk.labels import LABELS_8
-from test_sdk_support import onnx_artifact, onnx_with_metadata, pte_artifact, scratch, tflite_artifact
+from test_sdk_support import onnx_artifact, onnx_with_metadata, scratch
 
 
 def _inputs(n: int, size: int = 32, seed: int = 0):
@@ -78,7 +84,14 @@ def test_model_bytes_and_detection():
         load_backend(onnx_artifact(), backend="tensorrt")
 
 
-def _check_fixed_batch(backend, monkeypatch):
+def _matrix_fp32(export_matrix, target: str) -> Path:
+    """The float artifact of `target` from the session's export matrix."""
+    e = export_matrix["report"]["entries"][f"{target}-fp32"]
+    assert e["status"] == "ok", e.get("error")
+    return Path(e["artifact"])
+
+
+def _check_fixed_batch(backend, export_matrix, monkeypatch):
     assert backend.metadata.batch == 1
     calls = []
     orig = backend._run_batch
@@ -87,25 +100,25 @@ def _check_fixed_batch(backend, monkeypatch):
     probs, _ = backend.run(crops, lm)
     assert calls == [1, 1, 1]                           # fixed batch 1: one call per face
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
-    ref = load_backend(onnx_artifact(), num_threads=1).run(crops, lm)[0]
+    ref = load_backend(_matrix_fp32(export_matrix, "onnx"), num_threads=1).run(crops, lm)[0]   # same checkpoint
     np.testing.assert_allclose(probs, ref, atol=1e-4)
 
 
 @pytest.mark.slow
-def test_tflite_backend(monkeypatch):
-    path = tflite_artifact()
+def test_tflite_backend(export_matrix, monkeypatch):
+    path = _matrix_fp32(export_matrix, "tflite")
     b = load_backend(path, num_threads=1)
     assert b.name == "tflite" and detect_backend(path) == "tflite"
-    _check_fixed_batch(b, monkeypatch)
+    _check_fixed_batch(b, export_matrix, monkeypatch)
     from_bytes = load_backend(path.read_bytes(), num_threads=1)
     assert from_bytes.name == "tflite"
 
 
 @pytest.mark.slow
-def test_executorch_backend(monkeypatch):
-    b = load_backend(pte_artifact(), num_threads=1)
+def test_executorch_backend(export_matrix, monkeypatch):
+    b = load_backend(_matrix_fp32(export_matrix, "executorch"), num_threads=1)
     assert b.name == "executorch"
-    _check_fixed_batch(b, monkeypatch)
+    _check_fixed_batch(b, export_matrix, monkeypatch)
 
 
 def test_coreml_only_on_macos():
@@ -177,8 +190,8 @@ def test_metadata_target_mismatch():
 
 
 @pytest.mark.slow
-def test_tampered_tflite_and_pte():
-    data = tflite_artifact().read_bytes()
+def test_tampered_tflite_and_pte(export_matrix):
+    data = _matrix_fp32(export_matrix, "tflite").read_bytes()
     path = scratch("truncated.tflite")
     path.write_bytes(data[:-200])                       # metadata zip cut off
     with pytest.raises(ModelLoadError, match="truncated.tflite"):
@@ -187,7 +200,7 @@ def test_tampered_tflite_and_pte():
     path.write_bytes(b"not a flatbuffer" * 100)
     with pytest.raises(ModelLoadError, match="garbage.tflite"):
         load_backend(path)
-    pte = pte_artifact()
+    pte = _matrix_fp32(export_matrix, "executorch")
     tampered = scratch("tampered.pte")
     raw = bytearray(pte.read_bytes())
     raw[len(raw) // 2] ^= 0xFF

@@ -1,9 +1,10 @@
 """Export layer: every target x {float, int8} on the tiny preset, run in its own runtime and compared
 with torch on real FERPlus crops; metadata round-trip; corrupt artifacts; CLI flag errors.
 
-The whole matrix is two in-process `lrdif-export --target all` runs (float, int8) into one folder,
-sharing one checkpoint made here with `save_checkpoint`; the parametrised tests then inspect the
-artifacts and the report. Calibration/verification use the 64-image shared test file.
+The whole matrix is two `lrdif-export --target all` runs (float, int8) into one folder, sharing one
+checkpoint made with `save_checkpoint`: the session's `export_matrix` (tests/export_matrix_job.py,
+shared with test_backends.py); the parametrised tests then inspect the artifacts and the report.
+Calibration/verification use the 64-image shared test file.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
+from export_matrix_job import VERIFY_N  # noqa: E402
 from lrdif.export.cli import main  # noqa: E402
 from lrdif.sdk.artifact_metadata import read_metadata, sidecar_path  # noqa: E402
 from lrdif.sdk.labels import LABELS_8  # noqa: E402
@@ -27,39 +29,14 @@ from lrdif.sdk.metadata import MetadataError  # noqa: E402
 
 TARGETS = ("onnx", "tflite", "executorch", "coreml")
 VARIANTS = ("fp32", "int8")
-VERIFY_N = 32
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    from lrdif.training.checkpoint import save_checkpoint
-    from lrdif.training.model import LRDif, get_config
-
-    torch.manual_seed(0)
-    cfg = get_config("tiny")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, LRDif(cfg), cfg, stage=2, preset="tiny")
-    return path
-
-
-@pytest.fixture(scope="module")
-def exported(checkpoint, tiny_npz, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export")
-    common = ["--checkpoint", str(checkpoint), "--out", str(out), "--verify-data", str(tiny_npz),
-              "--verify-size", str(VERIFY_N), "-q"]
-    rc_float = main(["--target", "all", *common])
-    rc_int8 = main(["--target", "all", "--int8", "--calib", str(tiny_npz), "--calib-size", "32",
-                    "--allow-small-calib", *common])
-    report = json.loads((out / "report.json").read_text())
-    return {"out": out, "rc": (rc_float, rc_int8), "report": report}
 
 
 # Targets known not to export (none now; TFLite int8 goes through ai-edge-quantizer, export/README.md).
 KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
-def _entry(exported, target, variant):
-    e = exported["report"]["entries"][f"{target}-{variant}"]
+def _entry(export_matrix, target, variant):
+    e = export_matrix["report"]["entries"][f"{target}-{variant}"]
     if e["status"] != "ok" and (target, variant) in KNOWN_BROKEN:
         pytest.xfail(f"{KNOWN_BROKEN[target, variant]}: {e.get('error')}")
     assert e["status"] == "ok", e.get("error")
@@ -71,24 +48,24 @@ def _inference(checkpoint):
     return load_inference(checkpoint)
 
 
-def test_runs_exit_zero_and_leave_no_temporaries(exported):
-    entries = exported["report"]["entries"]
+def test_runs_exit_zero_and_leave_no_temporaries(export_matrix):
+    entries = export_matrix["report"]["entries"]
     failed = {k for k, e in entries.items() if e["status"] != "ok"}
     assert failed <= {f"{t}-{v}" for t, v in KNOWN_BROKEN}, {k: entries[k].get("error") for k in failed}
-    assert exported["rc"] == (0, 1 if failed else 0)
-    left = [p.name for p in exported["out"].iterdir() if p.name.startswith(".")]
+    assert export_matrix["rc"] == (0, 1 if failed else 0)
+    left = [p.name for p in export_matrix["out"].iterdir() if p.name.startswith(".")]
     assert left == [], left
-    md = (exported["out"] / "report.md").read_text()
+    md = (export_matrix["out"] / "report.md").read_text()
     for t in TARGETS:
         assert f"## {t}-fp32" in md and f"## {t}-int8" in md
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("target", TARGETS)
-def test_artifact_metadata_round_trip(exported, target, variant):
+def test_artifact_metadata_round_trip(export_matrix, target, variant):
     from lrdif.export.targets import REGISTRY
 
-    e = _entry(exported, target, variant)
+    e = _entry(export_matrix, target, variant)
     path = Path(e["artifact"])
     assert path.exists() and e["size_bytes"] > 10_000
     md = read_metadata(path)
@@ -110,7 +87,7 @@ def _crops(n: int, seed: int):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("target", RUNNABLE)
-def test_sdk_backend_runs_artifact_like_torch(exported, checkpoint, target, variant):
+def test_sdk_backend_runs_artifact_like_torch(export_matrix, target, variant):
     """Every runnable artifact, int8 included, through the SDK's own backend (`load_backend`, file
     type detection, uint8 crops, the SDK's preprocessing), against the torch fp32 module on the
     same crops. fp32 must match torch; the tiny model is untrained, so its int8 artifacts are only
@@ -119,14 +96,14 @@ def test_sdk_backend_runs_artifact_like_torch(exported, checkpoint, target, vari
     from lrdif.sdk.backends import load_backend
     from lrdif.sdk.backends.base import preprocess
 
-    e = _entry(exported, target, variant)
+    e = _entry(export_matrix, target, variant)
     for name in ("clean", "udc"):
         s = e["sets"][name]
         assert s["n"] == VERIFY_N
         if variant == "fp32":
             assert s["top1_agreement"] == 100.0 and s["max_abs_prob_diff"] < 1e-4, s
     assert e["latency_ms_batch1"] > 0
-    graph = _inference(checkpoint)
+    graph = _inference(export_matrix["checkpoint"])
     backend = load_backend(e["artifact"], num_threads=1)
     assert backend.name == {"onnx": "onnxruntime"}.get(target, target)
     assert backend.metadata.quantisation == e["quantisation"]
@@ -144,7 +121,7 @@ def test_sdk_backend_runs_artifact_like_torch(exported, checkpoint, target, vari
 
 @pytest.fixture(scope="module")
 def shipped_int8(tiny_npz, tmp_path_factory):
-    """The shipped v3 checkpoint exported int8 (ONNX: the SDK's default runtime; the slower
+    """The shipped v3 checkpoint export_matrix int8 (ONNX: the SDK's default runtime; the slower
     TFLite / ExecuTorch conversions of the mobile model stay out of the suite's time budget):
     agreement with torch is only meaningful on a trained model."""
     from lrdif.training.weights import default_checkpoint_path
@@ -172,16 +149,16 @@ def test_int8_shipped_model_agrees_with_torch(shipped_int8, target):
         assert s["torch_fp32_accuracy"] >= 35.0, s                       # a trained model (chance 12.5 %; 48 / 47 %)
 
 
-def test_tflite_int8_is_dynamic_range_with_float_io(exported):
-    e = _entry(exported, "tflite", "int8")
+def test_tflite_int8_is_dynamic_range_with_float_io(export_matrix):
+    e = _entry(export_matrix, "tflite", "int8")
     assert e["quantisation"] == "int8-dynamic-wi8-afp32"
-    assert e["inputs"]["image"]["dtype"] == "float32" and e["size_bytes"] < _entry(exported, "tflite", "fp32")["size_bytes"]
+    assert e["inputs"]["image"]["dtype"] == "float32" and e["size_bytes"] < _entry(export_matrix, "tflite", "fp32")["size_bytes"]
 
 
-def test_onnx_dynamic_batch_and_qdq(exported):
+def test_onnx_dynamic_batch_and_qdq(export_matrix):
     import onnxruntime as ort
 
-    f, q = _entry(exported, "onnx", "fp32"), _entry(exported, "onnx", "int8")
+    f, q = _entry(export_matrix, "onnx", "fp32"), _entry(export_matrix, "onnx", "int8")
     assert q["qdq_nodes"] > 0 and f["qdq_nodes"] == 0
     assert q["weight_only_int8_tensors"] > 0 and q["size_bytes"] < f["size_bytes"]
     sess = ort.InferenceSession(f["artifact"], providers=["CPUExecutionProvider"])
@@ -190,14 +167,14 @@ def test_onnx_dynamic_batch_and_qdq(exported):
     assert [o.shape for o in out] == [(3, 8), (3, 8)]
 
 
-def test_onnx_int8_scheme(exported):
+def test_onnx_int8_scheme(export_matrix):
     """int8 = static QDQ on Conv, int8 weight-only Gemm/MatMul, LayerNorm / heatmap float
     (export/targets/onnx.py): check it on the graph itself."""
     import onnx
 
     from lrdif.export.targets.onnx import node_namespace
 
-    m = onnx.load(_entry(exported, "onnx", "int8")["artifact"])
+    m = onnx.load(_entry(export_matrix, "onnx", "int8")["artifact"])
     producer = {o: n for n in m.graph.node for o in n.output}
     inits = {i.name: i for i in m.graph.initializer}
     def src(name):
@@ -216,17 +193,17 @@ def test_onnx_int8_scheme(exported):
     assert not any("LayerNorm" in node_namespace(n) for n in quantised)
 
 
-def test_executorch_reports_partitions(exported):
+def test_executorch_reports_partitions(export_matrix):
     for v in VARIANTS:
-        e = _entry(exported, "executorch", v)
+        e = _entry(export_matrix, "executorch", v)
         assert e["delegate_partitions"] >= 1 and isinstance(e["ops_outside_delegate"], dict)
         assert not [op for op in e["ops_outside_delegate"] if "quantize" in op or "choose_qparams" in op]
-    assert _entry(exported, "executorch", "int8")["quantisation"] == "int8-pt2e-xnnpack-static-conv-dynamic-linear"
+    assert _entry(export_matrix, "executorch", "int8")["quantisation"] == "int8-pt2e-xnnpack-static-conv-dynamic-linear"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_coreml_spec(exported, variant):
-    e = _entry(exported, "coreml", variant)
+def test_coreml_spec(export_matrix, variant):
+    e = _entry(export_matrix, "coreml", variant)
     assert e["spec_type"] == "mlProgram"
     assert e["inputs"] == {"image": [1, 3, 32, 32], "landmarks": [1, 468, 2]}
     assert e["outputs"] == ["probabilities", "logits"]
@@ -237,14 +214,14 @@ def test_coreml_spec(exported, variant):
         if variant == "int8":
             s = e["simulated"]["sets"]["clean"]
             assert s["n"] == VERIFY_N and 0.0 < s["max_abs_prob_diff"] < 0.5
-    sizes = {v: _entry(exported, "coreml", v)["size_bytes"] for v in VARIANTS}
+    sizes = {v: _entry(export_matrix, "coreml", v)["size_bytes"] for v in VARIANTS}
     assert sizes["int8"] < sizes["fp32"]
 
 
 # ----------------------------------------------------------------------------- corrupt artifacts
 
-def _copy(exported, target, tmp_path, variant="fp32") -> Path:
-    src = Path(_entry(exported, target, variant)["artifact"])
+def _copy(export_matrix, target, tmp_path, variant="fp32") -> Path:
+    src = Path(_entry(export_matrix, target, variant)["artifact"])
     dst = tmp_path / src.name
     if src.is_dir():
         shutil.copytree(src, dst)
@@ -255,23 +232,23 @@ def _copy(exported, target, tmp_path, variant="fp32") -> Path:
     return dst
 
 
-def test_corrupt_onnx(exported, tmp_path):
-    p = _copy(exported, "onnx", tmp_path)
+def test_corrupt_onnx(export_matrix, tmp_path):
+    p = _copy(export_matrix, "onnx", tmp_path)
     p.write_bytes(p.read_bytes()[:1000])
     with pytest.raises(MetadataError, match=p.name):
         read_metadata(p)
     (tmp_path / "x").mkdir()
-    q = _copy(exported, "onnx", tmp_path / "x")
+    q = _copy(export_matrix, "onnx", tmp_path / "x")
     data = q.read_bytes().replace(b'"schema": "lrdif.model/1"', b'"schema": "other.model/9"')
     q.write_bytes(data)
     with pytest.raises(MetadataError, match="unsupported metadata schema"):
         read_metadata(q)
 
 
-def test_tflite_without_metadata(exported, tmp_path):
+def test_tflite_without_metadata(export_matrix, tmp_path):
     from lrdif.sdk.artifact_metadata import _tflite_flatbuffer_end
 
-    p = _copy(exported, "tflite", tmp_path)
+    p = _copy(export_matrix, "tflite", tmp_path)
     data = p.read_bytes()
     p.write_bytes(data[:_tflite_flatbuffer_end(data)])
     with pytest.raises(MetadataError, match=f"{p.name}.*no appended 'metadata.json'"):
@@ -281,8 +258,8 @@ def test_tflite_without_metadata(exported, tmp_path):
         read_metadata(p)
 
 
-def test_pte_sidecar_binds_to_program(exported, tmp_path):
-    p = _copy(exported, "executorch", tmp_path)
+def test_pte_sidecar_binds_to_program(export_matrix, tmp_path):
+    p = _copy(export_matrix, "executorch", tmp_path)
     assert read_metadata(p).target == "executorch"
     data = bytearray(p.read_bytes())
     data[-100] ^= 0xFF
@@ -294,21 +271,21 @@ def test_pte_sidecar_binds_to_program(exported, tmp_path):
         read_metadata(p)
 
 
-def test_mlpackage_tampered(exported, tmp_path):
-    p = _copy(exported, "coreml", tmp_path)
+def test_mlpackage_tampered(export_matrix, tmp_path):
+    p = _copy(export_matrix, "coreml", tmp_path)
     assert read_metadata(p).target == "coreml"
     (p / "Manifest.json").write_text("{not json")
     with pytest.raises(MetadataError, match="malformed Manifest.json"):
         read_metadata(p)
     (tmp_path / "b").mkdir()
-    q = _copy(exported, "coreml", tmp_path / "b")
+    q = _copy(export_matrix, "coreml", tmp_path / "b")
     spec = next((q / "Data").rglob("model.mlmodel"))
     spec.write_bytes(spec.read_bytes().replace(b"lrdif_metadata", b"xxxxx_metadata"))
     with pytest.raises(MetadataError, match="no 'lrdif_metadata'"):
         read_metadata(q)
 
 
-def test_metadata_target_mismatch_rejected(exported, tmp_path):
+def test_metadata_target_mismatch_rejected(export_matrix, tmp_path):
     """A well-formed .tflite (its untouched copy loads) whose embedded metadata claims another
     target: refused by the metadata's `target`, not by the file magic."""
     import io
@@ -318,7 +295,7 @@ def test_metadata_target_mismatch_rejected(exported, tmp_path):
     from lrdif.sdk.backends import ModelLoadError, load_backend
     from lrdif.sdk.metadata import METADATA_KEY
 
-    p = _copy(exported, "tflite", tmp_path)
+    p = _copy(export_matrix, "tflite", tmp_path)
     load_backend(p).close()                                     # the untouched copy loads
     data, wrong = p.read_bytes(), read_metadata(p).replace(target="onnx")
     buf = io.BytesIO()
@@ -362,8 +339,8 @@ def _cli(capsys, argv):
     return rc, err
 
 
-def test_unknown_target_suggests(capsys, checkpoint):
-    rc, err = _cli(capsys, ["--target", "onxx", "--checkpoint", str(checkpoint)])
+def test_unknown_target_suggests(capsys, tiny_checkpoint):
+    rc, err = _cli(capsys, ["--target", "onxx", "--checkpoint", str(tiny_checkpoint)])
     assert rc == 2 and err == ["lrdif-export: error: unknown target 'onxx'; did you mean 'onnx'?"]
 
 
@@ -387,6 +364,6 @@ def test_default_checkpoint_missing_is_clear(capsys, monkeypatch, tmp_path):
     (["--opset", "9"], "--opset 9"),
     (["--bogus-flag"], "unrecognized arguments"),
 ])
-def test_bad_flags_exit_2(capsys, checkpoint, argv, needle):
-    rc, err = _cli(capsys, ["--target", "onnx", "--checkpoint", str(checkpoint), *argv])
+def test_bad_flags_exit_2(capsys, tiny_checkpoint, argv, needle):
+    rc, err = _cli(capsys, ["--target", "onnx", "--checkpoint", str(tiny_checkpoint), *argv])
     assert rc == 2 and len(err) == 1 and needle in err[0], err

@@ -1,5 +1,7 @@
-"""Shared helpers of the SDK tests (no tests here): test artifacts exported once per session from
-the `tiny` LRDif preset by lrdif-export's targets, the face-model check and synthetic frames built from real face photos.
+"""Shared helpers of the SDK tests (no tests here): the tiny ONNX test artifact exported once per
+session from the `tiny` LRDif preset by lrdif-export's ONNX target (the LiteRT / ExecuTorch files come
+from the session's export matrix, conftest `export_matrix`), the face-model check and synthetic
+frames built from real face photos.
 
 Artifacts are built lazily and cached for the whole pytest session in one temporary directory
 (functools.cache), so every test module that imports these helpers shares them.
@@ -99,18 +101,6 @@ def onnx_with_metadata(name: str, **changes) -> Path:
     shutil.copyfile(onnx_artifact(), path)
     embed_metadata(path, read_metadata(onnx_artifact()).replace(**changes))
     return path
-
-
-@functools.cache
-def tflite_artifact() -> Path:
-    """Tiny LRDif as float TFLite (litert-torch), fixed batch 1, metadata appended."""
-    return _export("tflite", "tiny.tflite")
-
-
-@functools.cache
-def pte_artifact() -> Path:
-    """Tiny LRDif as an ExecuTorch XNNPACK program, fixed batch 1, with its metadata sidecar."""
-    return _export("executorch", "tiny.pte")
 
 
 def scratch(name: str) -> Path:
