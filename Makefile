@@ -45,6 +45,8 @@ test-mobile: venv-all face-models
 bench-faces: venv-all face-models
 	$(BIN)/python -m benchmarks.face_size
 	$(BIN)/python -m benchmarks.pasted_faces
+	$(BIN)/python -m benchmarks.group_photo
+	$(BIN)/python -m benchmarks.detector_latency
 	$(BIN)/python -m benchmarks.soak
 
 clean:

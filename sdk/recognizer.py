@@ -55,8 +55,10 @@ class EmotionRecognizerOptions:
     bgr: frames are BGR(A) (as OpenCV reads them) instead of RGB(A).
     face_detector: "auto" (short range, plus full range when short range finds no face or only
         small ones), "short" (BlazeFace short range: selfie distance), "full" (full range, faces
-        up to ~5 m) or "tiled" (auto plus detection on overlapping windows, on the same condition:
-        smaller faces for more detector calls); see `lrdif.sdk.face.frontend`.
+        up to ~5 m) or "tiled" (every face from 5% of the frame's long side up: auto, then, unless
+        it found only selfie-distance faces, a short-range detection pyramid whose candidates
+        must be found again zoomed in; ~40 more detector calls on frames without a near face);
+        see `lrdif.sdk.face.frontend` and `lrdif.sdk.face.tiling`.
     keep_uncertain_faces: also return faces whose landmarks never agreed with their box
         (`EmotionResult.quality == "uncertain"`); by default they are dropped.
     face_detector_path / face_detector_full_path / face_landmarker_path: override the cached
