@@ -3,7 +3,7 @@ of several sizes, so that a face of `Tiling.min_face` of the frame's long side s
 `Tiling.face_in_window` of some window (the detector's 128x128 input), merged across windows by
 MediaPipe's weighted non-maximum suppression.
 
-Measured (benchmarks/FACE_SIZE.md, "face in the detector window"): faces of 48 px on a photo
+Measured (benchmarks/FACE_SIZE.md, "How tiled works"): faces of 48 px on a photo
 background, as a fraction of the square the short-range detector sees: real faces (the sample
 photo, insightface's group photo) are found 0.79 / 0.96 / 1.00 of the time at 12 / 16 / 20%;
 FERPlus crops (48 px grey, no hair) 0.03 / 0.23 / 0.78 / 0.82 / 0.95 at 12 / 16 / 20 / 25 / 30%
@@ -42,8 +42,8 @@ class Tiling:
     verify_face_in_window, verify_score: a window detection is kept only when short range, run
         again on a square centred on it in which the face fills verify_face_in_window, finds it
         there with a score >= verify_score (measured on 1,373 window detections of real and FERPlus
-        faces at 5-12% and of the backgrounds: the faces score 0.7-1.0 there, 320 of 323; the
-        background's detections that FaceMesh took for faces <= 0.6, 66 of 66).
+        faces at 5-12% and of the backgrounds: of the faces FaceMesh accepted, 319 of 323 score
+        >= 0.6 there (315 >= 0.7); of the background patches FaceMesh accepted, 66 of 66 < 0.6).
     second_look_scales: when FaceMesh finds no face (presence below the threshold) on a
         candidate's ROI, it runs again on the ROI grown by each factor in turn (FERPlus faces
         pasted at 200 px: 9 of the 30 auto misses have a detector box too tight for FaceMesh).
