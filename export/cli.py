@@ -148,13 +148,17 @@ def _logger(quiet: bool):
     return (lambda *a: None) if quiet else (lambda msg: print(f"[{PROG}] {msg}", file=sys.stderr, flush=True))
 
 
-def _reference(module: Any, fs: Any) -> np.ndarray:
-    """torch fp32 probabilities of a FaceSet (its model input made by the SDK's `preprocess`)."""
+def _reference(module: Any, fs: Any, temperature: float) -> np.ndarray:
+    """torch fp32 probabilities of a FaceSet (its model input made by the SDK's `preprocess`), from the
+    logits with the artifact's calibration temperature, as the SDK's backends compute them."""
     import torch
 
+    from lrdif.sdk.backends.base import softmax
+
     with torch.no_grad():
-        return torch.cat([module(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[0]
-                          for i in range(0, len(fs), 64)]).numpy()
+        logits = torch.cat([module(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[1]
+                            for i in range(0, len(fs), 64)]).numpy()
+    return softmax(logits, temperature)
 
 
 def _load_data(args: argparse.Namespace, graph: Any, report: dict, log) -> tuple[Any, Any]:
@@ -174,7 +178,7 @@ def _load_data(args: argparse.Namespace, graph: Any, report: dict, log) -> tuple
             log(f"verification: {args.verify_size} crops from {args.verify_data}, clean + UDC")
             sets = load_verification(args.verify_data, args.verify_size, k, size, progress=not args.quiet, meta=md)
             report["verification"] = sets["clean"].info | {"sets": list(sets)}
-            reference = {name: _reference(graph.module, fs) for name, fs in sets.items()}
+            reference = {name: _reference(graph.module, fs, md.temperature) for name, fs in sets.items()}
             for name, fs in sets.items():
                 acc = float((reference[name].argmax(1) == fs.labels).mean() * 100)
                 report["verification"][f"torch_fp32_accuracy_{name}"] = acc

@@ -71,3 +71,28 @@ def test_stored_temperature_reaches_the_export_metadata(tmp_path):
     store_temperature(p, 0.7, "test")
     md = load_inference(p).metadata
     assert md.temperature == pytest.approx(0.7) and md.model_version == "1.2.3"
+
+
+def test_export_verification_compares_at_the_artifact_temperature(tmp_path, tiny_npz):
+    """A calibrated checkpoint (T != 1): the exported ONNX's probabilities (SDK softmax at the
+    metadata's T) match torch's at the same T, so verification reports parity, not the T gap."""
+    import json
+
+    import torch
+
+    from lrdif.export.cli import main
+    from lrdif.training.calibration import store_temperature
+    from lrdif.training.checkpoint import save_checkpoint
+    from lrdif.training.model import LRDif
+    from lrdif.training.model.config import get_config
+
+    cfg = get_config("tiny")
+    p = tmp_path / "tiny.pt"
+    torch.manual_seed(0)
+    save_checkpoint(p, LRDif(cfg), cfg, 2, "tiny", {"model_version": "1.0.0"})
+    store_temperature(p, 0.25, "test")
+    out = tmp_path / "exp"
+    assert main(["--target", "onnx", "--checkpoint", str(p), "--out", str(out), "--verify-data", str(tiny_npz),
+                 "--verify-size", "32", "-q"]) == 0
+    s = json.loads((out / "report.json").read_text())["entries"]["onnx-fp32"]["sets"]["clean"]
+    assert s["max_abs_prob_diff"] < 1e-4 and s["top1_agreement"] == 100.0, s

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from lrdif.sdk.backends.base import softmax
 from lrdif.sdk.metadata import METADATA_KEY, ModelMetadata
 
 from . import Exported, Target, VerifyData, accuracy, atomic_path
@@ -172,8 +173,9 @@ class CoreMLTarget(Target):
                                 "sets": {}}
             with torch.no_grad():
                 for name, fs in data.sets.items():
-                    probs = torch.cat([sim(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[0]
-                                       for i in range(0, len(fs), 64)]).numpy()
+                    logits = torch.cat([sim(torch.from_numpy(fs.image[i:i + 64]), torch.from_numpy(fs.landmarks[i:i + 64]))[1]
+                                        for i in range(0, len(fs), 64)]).numpy()
+                    probs = softmax(logits, data.metadata.temperature)   # as data.reference and the SDK
                     ref = data.reference[name]
                     res["simulated"]["sets"][name] = {
                         "n": len(fs), "accuracy": accuracy(probs, fs.labels),
