@@ -58,6 +58,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
         "| field | value |",
         "|---|---|",
         f"| file | `{checkpoint.name}` (sha256 `{sha256_file(checkpoint)}`) |",
+        f"| version | {meta.get('model_version', 'unversioned')} (written into every exported artifact's metadata) |",
         f"| architecture | LRDif stage 2 (UDCformer + PNET_S2 + {model_cfg.diffusion_steps}-step EPR diffusion), preset `{ckpt.get('preset')}` |",
         f"| inference parameters / MACs | {count_params(inf):,} / {count_macs(inf, model_cfg) / 1e6:.1f} M at {model_cfg.input_size}x{model_cfg.input_size} |",
         f"| labels (order) | {', '.join(labels)} |",
@@ -81,8 +82,9 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
         "|---|" + "---|" * len(CONDITIONS),
     ]
     lines += _accuracy_rows(evals) + _per_class(evals)
-    lines += ["", "Degraded conditions are the canonical simulated sets of `training/DEGRADATIONS.md`",
-              "(no real UDC or low-light photos exist offline)."]
+    lines += ["", "UDC-T, UDC-P and low-light are the canonical simulated sets of `training/DEGRADATIONS.md`; the",
+              "unseen panel / low-light columns are its held-out parameter ranges (`lrdif-eval --degradation",
+              "udc-unseen|lowlight-unseen --seed 0`). No real UDC or low-light photos exist offline."]
     lines += _analyses(evals_dir)
     from lrdif.training.model import PRESETS
     paper_cfg = PRESETS["paper"]
@@ -146,7 +148,7 @@ def _calibration(meta: dict, report: dict | None) -> list[str]:
                      "into the classifier bias; `lrdif/training/prior_shift.py`).")
     conds = (report or {}).get("conditions") or {}
     if conds:
-        lines += ["", "| condition (PrivateTest) | ECE T = 1 | ECE calibrated | NLL T = 1 | NLL calibrated |",
+        lines += ["", "| condition (PrivateTest, all rows) | ECE T = 1 | ECE calibrated | NLL T = 1 | NLL calibrated |",
                   "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['ece_before']:.4f} | {v['ece_after']:.4f} | {v['nll_before']:.4f} | "
                   f"{v['nll_after']:.4f} |" for k, v in conds.items()]
