@@ -6,6 +6,13 @@
   with lrdif metadata embedded by lrdif.sdk.artifact_metadata.embed_metadata (target tflite,
   temperature 1.5), plus the SDK's own reading of it in blazeface_lrdif.expected.json;
 - blazeface_plain.tflite: the same model without metadata;
+- lrdif_mobile.onnx (+ .expected.json): a tiny ONNX graph built with the onnx package (the
+  lrdif signature: inputs image (N, 3, 64, 64) and landmarks (N, 468, 2), outputs probabilities and
+  logits; global average pool -> one MatMul -> Softmax), not the real network, carrying the
+  metadata of the SDK's shipped default model (lrdif.sdk.models.default_model_path, the file
+  named by sdk/models/manifest.json) as the ONNX exporter would write it (target onnx, dynamic
+  batch 0), embedded by embed_metadata into metadata_props; the ONNX-parsing tests use it since
+  the shipped default is no longer an .onnx;
 - tiny_lrdif.mlpackage (+ .expected.json): a one-op ML program saved by coremltools with the
   metadata embedded the same way (target coreml); skipped, with a note on stderr, when coremltools
   is not installed.
@@ -20,6 +27,7 @@ from pathlib import Path
 from lrdif.sdk.artifact_metadata import embed_metadata, read_metadata
 from lrdif.sdk.assets import face_model_paths
 from lrdif.sdk.metadata import ModelMetadata
+from lrdif.sdk.models import default_model_path
 
 
 def _expect(path: Path) -> None:
@@ -33,6 +41,33 @@ def tflite(out: Path) -> None:
     dst = out / "blazeface_lrdif.tflite"
     shutil.copyfile(src, dst)
     embed_metadata(dst, ModelMetadata(target="tflite", temperature=1.5, model_name="tflite-fixture"))
+    _expect(dst)
+
+
+def onnx_model(out: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    md = read_metadata(default_model_path())   # the shipped default, sha256-checked
+    k, size, n_lm = len(md.labels), md.input_size, md.num_landmarks
+    w = np.linspace(-1.0, 1.0, 3 * k, dtype=np.float32).reshape(3, k)
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
+         helper.make_node("MatMul", ["features", "W"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)],
+        "lrdif_fixture",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size]),
+         helper.make_tensor_value_info("landmarks", TensorProto.FLOAT, ["N", n_lm, 2])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", k]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", k])],
+        [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lrdif-fixture")
+    onnx.checker.check_model(model)
+    dst = out / "lrdif_mobile.onnx"
+    onnx.save(model, str(dst))
+    embed_metadata(dst, md.replace(target="onnx", batch=0))
     _expect(dst)
 
 
@@ -59,6 +94,7 @@ def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     tflite(out)
+    onnx_model(out)
     mlpackage(out)
     print(f"fixtures in {out}: {sorted(p.name for p in out.iterdir())}", file=sys.stderr)
     return 0

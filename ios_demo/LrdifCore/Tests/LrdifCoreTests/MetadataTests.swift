@@ -2,10 +2,29 @@ import Foundation
 import XCTest
 @testable import LrdifCore
 
-/// Metadata of real artifacts (the shipped ONNX model, a .tflite and an .mlpackage made by the
-/// SDK's embed_metadata at test time) and of broken files.
+/// Metadata of real artifacts (the shipped default model named by sdk/models/manifest.json; an
+/// .onnx, a .tflite and an .mlpackage made by the SDK's embed_metadata at test time) and of broken files.
 final class ArtifactMetadataTests: XCTestCase {
-    var shippedOnnx: URL { TestPaths.repo.appendingPathComponent("sdk/models/lrdif-mobile.onnx") }
+    var manifestURL: URL { TestPaths.repo.appendingPathComponent("sdk/models/manifest.json") }
+
+    /// sdk/models/manifest.json ({"file": name, "sha256": hex, ...}), read with Foundation's JSON reader.
+    func manifest() throws -> [String: Any] {
+        guard let m = try JSONSerialization.jsonObject(with: Data(try TestPaths.bytes(manifestURL))) as? [String: Any] else {
+            throw LrdifTestError("\(manifestURL.path) is not a JSON object")
+        }
+        return m
+    }
+
+    /// The shipped default emotion model: sdk/models/<the manifest's "file">.
+    func shippedModel() throws -> URL {
+        guard let name = try manifest()["file"] as? String, !name.isEmpty, !name.contains("/") else {
+            throw LrdifTestError("\(manifestURL.path): 'file' is not a plain file name")
+        }
+        return manifestURL.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    /// A small ONNX model carrying the shipped model's metadata (target onnx), made by make_fixtures.py.
+    func onnxFixture() throws -> URL { try TestPaths.fixture("lrdif_mobile.onnx", required: true) }
 
     func expected(_ name: String) throws -> ModelMetadata {
         try ModelMetadata.fromJSON(Data(try TestPaths.bytes(try TestPaths.fixture(name))))
@@ -24,16 +43,38 @@ final class ArtifactMetadataTests: XCTestCase {
         }
     }
 
-    func testShippedOnnxModel() throws {
-        let md = try ArtifactMetadata.read(shippedOnnx)
-        XCTAssertEqual(md.target, "onnx")
+    func testShippedModel() throws {
+        let url = try shippedModel()
+        let md = try ArtifactMetadata.read(url)
+        XCTAssertEqual(try ArtifactMetadata.format(of: url), .tflite)
+        XCTAssertEqual(md.target, "tflite")
+        XCTAssertEqual(md.modelName, "lrdif-mobile")
         XCTAssertEqual(md.labels, Labels.eight)
         XCTAssertEqual(md.inputSize, 64)
         XCTAssertEqual(md.crop, CropSpec())
-        XCTAssertEqual(md.temperature, 1.0)
-        if let g = try Golden.load(), g.index["model_file"] as? String == "sdk/models/lrdif-mobile.onnx" {
-            XCTAssertEqual(md, g.metadata, "the ONNX metadata differs from the golden index's copy")
-        }
+        XCTAssertEqual(md.modelVersion, try manifest()["model_version"] as? String)
+        XCTAssertEqual(try ArtifactMetadata.read(try TestPaths.bytes(url), format: .tflite), md)
+        guard let g = try Golden.load() else { throw XCTSkip("no golden vectors at \(TestPaths.golden.path)") }
+        XCTAssertEqual(md.temperature, g.metadata.temperature, "calibrated temperature differs from the golden index's")
+        // the golden vectors were made with this model: same file, same metadata
+        XCTAssertEqual(g.index["model_file"] as? String, "sdk/models/\(url.lastPathComponent)")
+        XCTAssertEqual(g.index["model_sha256"] as? String, try manifest()["sha256"] as? String)
+        XCTAssertEqual(md, g.metadata, "the shipped model's metadata differs from the golden index's copy")
+    }
+
+    func testOnnxFixtureCarriesTheShippedMetadata() throws {
+        let url = try onnxFixture()
+        let md = try ArtifactMetadata.read(url)
+        XCTAssertEqual(md, try expected("lrdif_mobile.expected.json"))
+        XCTAssertEqual(try ArtifactMetadata.format(of: url), .onnx)
+        XCTAssertEqual(md.target, "onnx")
+        XCTAssertEqual(md.labels, Labels.eight)
+        XCTAssertEqual(try ArtifactMetadata.read(try TestPaths.bytes(url), format: .onnx), md)
+        // as the ONNX exporter writes it: target onnx, dynamic batch; the rest as shipped
+        var want = try ArtifactMetadata.read(try shippedModel())
+        want.target = "onnx"
+        want.batch = 0
+        XCTAssertEqual(md, want)
     }
 
     func testTfliteWithEmbeddedMetadata() throws {
@@ -79,7 +120,7 @@ final class ArtifactMetadataTests: XCTestCase {
     }
 
     func testTruncatedOnnx() throws {
-        let bytes = try TestPaths.bytes(shippedOnnx)
+        let bytes = try TestPaths.bytes(try onnxFixture())
         assertThrows(try ArtifactMetadata.read(Array(bytes.prefix(bytes.count / 2)), format: .onnx, where: "half.onnx"),
                      LrdifError.badModelFile, contains: "half.onnx: not a readable ONNX model (truncated message)")
         assertThrows(try ArtifactMetadata.read([UInt8](), format: .onnx), LrdifError.badModelFile, contains: "no ONNX graph")

@@ -20,13 +20,16 @@ enum TestPaths {
         return repo.appendingPathComponent("android_demo/core/src/test/resources/golden")
     }
 
-    /// Artifacts made at test time by ios_demo/tools/make_fixtures.py.
-    static func fixture(_ name: String) throws -> URL {
+    /// Artifacts made at test time by ios_demo/tools/make_fixtures.py. Skipped when LRDIF_FIXTURES
+    /// is not set; when it is (core-test.sh), a missing `required` fixture is a failure, other
+    /// missing ones (the .mlpackage without coremltools) are skipped.
+    static func fixture(_ name: String, required: Bool = false) throws -> URL {
         guard let f = env["LRDIF_FIXTURES"], !f.isEmpty else {
             throw XCTSkip("LRDIF_FIXTURES not set: run ios_demo/core-test.sh (it makes \(name))")
         }
         let u = URL(fileURLWithPath: f).appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: u.path) else {
+            if required { throw LrdifTestError("fixture \(name) missing from \(f): make_fixtures.py should have made it") }
             throw XCTSkip("fixture \(name) was not made (see make_fixtures.py's note in the log)")
         }
         return u
