@@ -33,11 +33,13 @@ if [ ! -f "$JUNIT" ] || [ ! -f "$HAMCREST" ]; then
 fi
 [ -f "$JUNIT" ] && [ -f "$HAMCREST" ] || fail "JUnit jars not found ($JUNIT, $HAMCREST)"
 
-# 3. Test data: golden frames (not committed) and a .tflite with lrdif metadata
+# 3. Test data: golden frames (not committed), a .tflite with lrdif metadata and a small ONNX model
+#    carrying the shipped model's metadata (onnx_model of ios_demo/tools/make_fixtures.py, shared
+#    with the Swift core's tests: lrdif_mobile.onnx + lrdif_mobile.expected.json)
 [ -x "$PY" ] || fail "no Python at $PY (make venv-all face-models first)"
 "$PY" -m lrdif.sdk.golden --frames-only "$GOLDEN" >/dev/null || fail "regenerating the golden frames failed"
 FIX="$CORE/build/fixtures"
-mkdir -p "$FIX"
+rm -rf "$FIX" && mkdir -p "$FIX"
 "$PY" - "$FIX" <<'PYEOF' || fail "making the .tflite fixture failed (lrdif-setup fills the face-model cache)"
 import shutil, sys
 from pathlib import Path
@@ -49,6 +51,13 @@ src = face_model_paths(download=False)["detector"]
 shutil.copyfile(src, out / "blazeface_plain.tflite")
 shutil.copyfile(src, out / "blazeface_with_lrdif_metadata.tflite")
 embed_metadata(out / "blazeface_with_lrdif_metadata.tflite", ModelMetadata(target="tflite", temperature=2.0))
+PYEOF
+"$PY" - "$FIX" "$REPO/ios_demo/tools" <<'PYEOF' || fail "making the .onnx fixture failed (needs the onnx package and sdk/models)"
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from make_fixtures import onnx_model
+onnx_model(Path(sys.argv[1]))
 PYEOF
 
 # 4. Compile core + tests in one kotlinc run (skipped when no source changed)

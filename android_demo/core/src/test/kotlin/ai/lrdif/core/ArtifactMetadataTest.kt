@@ -9,28 +9,57 @@ import java.io.File
 import java.util.zip.ZipEntry
 import java.util.zip.ZipOutputStream
 
-/** Metadata of real artifacts (.onnx shipped, .tflite made by core-test.sh) and of broken files. */
+/**
+ * Metadata of real artifacts (the shipped default model named by sdk/models/manifest.json; an
+ * .onnx and a .tflite made by core-test.sh) and of broken files.
+ */
 class ArtifactMetadataTest {
-    private val onnx = TestPaths.shippedOnnx
     private val tflite = File(TestPaths.fixtures, "blazeface_with_lrdif_metadata.tflite")
     private val plainTflite = File(TestPaths.fixtures, "blazeface_plain.tflite")
+    private val onnxFixture = File(TestPaths.fixtures, "lrdif_mobile.onnx")
+    private val onnxExpected = File(TestPaths.fixtures, "lrdif_mobile.expected.json")
 
     private fun fixture(f: File): File {
         if (!f.isFile) {
-            val msg = "fixture $f missing (core-test.sh makes it from the lrdif-setup face-model cache)"
+            val msg = "fixture $f missing (core-test.sh makes it: the .tflite from the lrdif-setup face-model " +
+                "cache, the .onnx with the onnx package)"
             if (TestPaths.requireFixtures) throw AssertionError(msg)
             assumeTrue(msg, false)
         }
         return f
     }
 
-    @Test fun shippedOnnx() {
+    private val onnx: File get() = fixture(onnxFixture)
+
+    @Test fun shippedModel() {
+        val f = TestPaths.shippedModel
+        val md = ArtifactMetadata.read(f)
+        val golden = Golden()
+        assertEquals("tflite", ArtifactMetadata.detectFormat(f.readBytes()))
+        assertEquals("tflite", md.target)
+        assertEquals("lrdif-mobile", md.modelName)
+        assertEquals(Labels.LABELS_8, md.labels)
+        assertEquals(64, md.inputSize)
+        assertEquals(CropSpec(size = 64, scale = 1.12, shiftY = -0.05), md.crop)
+        assertEquals(golden.metadata.temperature, md.temperature, 0.0)
+        assertEquals(TestPaths.manifest["model_version"], md.modelVersion)
+        assertEquals(md, ArtifactMetadata.read(f.readBytes()))
+        // the golden vectors were made with this model: same file, same metadata
+        assertEquals("sdk/models/${f.name}", golden.modelFile)
+        assertEquals(TestPaths.manifest["sha256"], golden.modelSha256)
+        assertEquals(golden.metadata, md)
+    }
+
+    @Test fun onnxFixtureCarriesTheShippedMetadata() {
         val md = ArtifactMetadata.read(onnx)
+        assertEquals(ModelMetadata.fromJson(fixture(onnxExpected).readText()), md)
         assertEquals("onnx", md.target)
         assertEquals("lrdif-mobile", md.modelName)
         assertEquals(Labels.LABELS_8, md.labels)
         assertEquals(md, ArtifactMetadata.read(onnx.readBytes()))
         assertEquals("onnx", ArtifactMetadata.detectFormat(onnx.readBytes()))
+        // as the ONNX exporter writes it: target onnx, dynamic batch; the rest as shipped
+        assertEquals(ArtifactMetadata.read(TestPaths.shippedModel).copy(target = "onnx", batch = 0), md)
     }
 
     @Test fun truncatedOnnx() {

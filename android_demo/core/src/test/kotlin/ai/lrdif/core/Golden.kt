@@ -9,8 +9,20 @@ import java.security.MessageDigest
 object TestPaths {
     val goldenDir = File(System.getProperty("lrdif.golden.dir", "src/test/resources/golden"))
     val repoRoot = File(System.getProperty("lrdif.repo.root", "../.."))
-    val shippedOnnx = File(repoRoot, "sdk/models/lrdif-mobile.onnx")
-    /** Fixtures made by core-test.sh: a BlazeFace .tflite with lrdif metadata appended, and the original. */
+    /** The SDK's model manifest ({"file": name, "sha256": hex, ...}), read with the core's [Json]. */
+    val manifestFile = File(repoRoot, "sdk/models/manifest.json")
+    val manifest: Map<*, *> by lazy { Json.parse(manifestFile.readText()) as Map<*, *> }
+    /** The shipped default emotion model: sdk/models/<the manifest's "file">. */
+    val shippedModel: File by lazy {
+        val name = manifest["file"] as String
+        check(File(name).name == name) { "$manifestFile: 'file' must be a plain file name, got '$name'" }
+        File(manifestFile.parentFile, name)
+    }
+    /**
+     * Fixtures made by core-test.sh: a BlazeFace .tflite with lrdif metadata appended, and the
+     * original; lrdif_mobile.onnx, a small ONNX model carrying the shipped model's metadata
+     * (target onnx) in metadata_props, and lrdif_mobile.expected.json, the SDK's reading of it.
+     */
     val fixtures = File(System.getProperty("lrdif.fixtures.dir", "build/fixtures"))
     /** core-test.sh sets this: a missing fixture is then a failure, not a skipped test. */
     val requireFixtures = System.getProperty("lrdif.require.fixtures") == "true"
