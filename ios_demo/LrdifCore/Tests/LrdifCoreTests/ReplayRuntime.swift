@@ -18,9 +18,11 @@ final class ReplayRuntime: LrdifRuntime {
         calls = frame.calls
         next = 0
         frameName = frame.name
+        emotionCall = nil
     }
 
-    var finished: Bool { next == calls.count }
+    /// Every recorded call made, and all faces of the last emotion call classified.
+    var finished: Bool { next == calls.count && emotionCall == nil }
 
     func pop(_ model: String) throws -> GoldenCall {
         guard next < calls.count else {
@@ -82,19 +84,39 @@ final class ReplayRuntime: LrdifRuntime {
     /// One grey level of the crop in model-input units: 1 / (255 * std).
     var imageStep: Float = 2.0 / 255.0
 
+    /// The SDK records one "emotion" call per frame: its backend's run(), which splits the faces into
+    /// chunks for a fixed-batch model itself (metadata.batch, e.g. 1 for the shipped .tflite), padding the
+    /// last chunk by repeating its last face. The core chunks before calling its runtime, so each of its
+    /// calls replays the next rows of that recorded call (padding rows: the chunk's last face).
+    var emotionCall: GoldenCall?
+    var emotionRow = 0
+
     func emotion(image: [Float], imageShape: [Int], landmarks: [Float]) throws -> [Float] {
-        let c = try pop("emotion")
+        let c: GoldenCall
+        if let pending = emotionCall { c = pending } else { c = try pop("emotion"); emotionCall = c; emotionRow = 0 }
         let want = c.tensors["image"]!
-        if imageShape != want.shape { problems.append("\(frameName) emotion image shape \(imageShape) != SDK \(want.shape)") }
-        let ref = want.floats
+        let n = want.shape.first ?? 0, rowsSent = imageShape.first ?? 0
+        let real = min(rowsSent, n - emotionRow)
+        guard real > 0 else { throw LrdifError.runtime("\(frameName): the core sent more emotion rows than the SDK's \(n)") }
+        let rows = (0..<rowsSent).map { emotionRow + min($0, real - 1) }
+        emotionRow += real
+        if emotionRow == n { emotionCall = nil }
+        func gather(_ all: [Float]) -> [Float] {
+            let w = all.count / n
+            return rows.flatMap { all[($0 * w)..<(($0 + 1) * w)] }
+        }
+        if Array(imageShape.dropFirst()) != Array(want.shape.dropFirst()) {
+            problems.append("\(frameName) emotion image shape \(imageShape) != SDK \(want.shape) (per face)")
+        }
+        let ref = gather(want.floats)
         var worst = 0.0
         for i in 0..<min(ref.count, image.count) { worst = max(worst, Double(abs(image[i] - ref[i]) / imageStep)) }
         maxGrey["emotion image"] = max(maxGrey["emotion image"] ?? 0, worst)
         if worst > 1.0 + 1e-3 || ref.count != image.count {
             problems.append("\(frameName) emotion image: off by \(worst) grey levels or size \(image.count) != \(ref.count)")
         }
-        compareFloats("emotion landmarks", landmarks, c.tensors["landmarks"]!.floats, tol: 1e-4)
+        compareFloats("emotion landmarks", landmarks, gather(c.tensors["landmarks"]!.floats), tol: 1e-4)
         emotionImages.append(image)
-        return c.tensors["logits"]!.floats
+        return gather(c.tensors["logits"]!.floats)
     }
 }

@@ -54,11 +54,14 @@ class ReplayRuntime(private val metadata0: ModelMetadata) : FaceRuntime, Emotion
     private var frameName = ""
 
     fun load(frame: GoldenFrame) {
-        calls = frame.calls; next = 0; frameName = frame.name
+        calls = frame.calls; next = 0; frameName = frame.name; emotionCall = null
     }
 
     fun assertAllConsumed() {
         if (next != calls.size) throw AssertionError("$frameName: the core made $next runtime calls, the SDK made ${calls.size}")
+        emotionCall?.let {
+            throw AssertionError("$frameName: the core classified $emotionRow faces, the SDK ${it.tensors.getValue("crops").shape[0]}")
+        }
     }
 
     private fun take(model: String): GoldenCall {
@@ -85,16 +88,38 @@ class ReplayRuntime(private val metadata0: ModelMetadata) : FaceRuntime, Emotion
         return LandmarkerOutput(c.tensors.getValue("landmarks").floats(), c.tensors.getValue("presence_logit").floats()[0])
     }
 
+    // The SDK records one "emotion" call per frame: its backend's run(), which splits the faces into
+    // chunks for a fixed-batch model itself (metadata.batch, e.g. 1 for the shipped .tflite), padding
+    // the last chunk by repeating its last face. The core chunks before calling its runtime, so each
+    // of its calls replays the next rows of that recorded call (padding rows: the chunk's last face).
+    private var emotionCall: GoldenCall? = null
+    private var emotionRow = 0
+
     override fun logits(batch: EmotionBatch): FloatArray {
-        val c = take("emotion")
+        val c = emotionCall ?: take("emotion").also { emotionCall = it; emotionRow = 0 }
         val crops = c.tensors.getValue("crops")
-        Compare.pixels("$frameName emotion crops", crops.bytes(), batch.crops.fold(ByteArray(0)) { a, im -> a + im.data },
+        val n = crops.shape[0]
+        val real = minOf(batch.crops.size, n - emotionRow)
+        if (real <= 0) throw AssertionError("$frameName: the core sent more emotion rows than the SDK's $n")
+        val rows = IntArray(batch.crops.size) { emotionRow + minOf(it, real - 1) }
+        val where = if (real == n) frameName else "$frameName rows ${emotionRow}..${emotionRow + real - 1} of $n"
+        emotionRow += real
+        if (emotionRow == n) emotionCall = null
+        fun bytes(t: Tensor): ByteArray {
+            val all = t.bytes(); val w = all.size / n
+            return rows.fold(ByteArray(0)) { a, r -> a + all.copyOfRange(r * w, (r + 1) * w) }
+        }
+        fun floats(t: Tensor): FloatArray {
+            val all = t.floats(); val w = all.size / n
+            return rows.fold(FloatArray(0)) { a, r -> a + all.copyOfRange(r * w, (r + 1) * w) }
+        }
+        Compare.pixels("$where emotion crops", bytes(crops), batch.crops.fold(ByteArray(0)) { a, im -> a + im.data },
             stat = "emotion crops (64x64)")
         // one grey level of a crop pixel is 1 / (255 std) in the model input
         val tol = 1.0 / (255.0 * metadata.std.min()) + 1e-5
-        Compare.floats("$frameName emotion image input", c.tensors.getValue("image").floats(), batch.image, tol, stat = "emotion image input")
-        Compare.floats("$frameName emotion landmarks input", c.tensors.getValue("landmarks").floats(), batch.landmarks, 1e-4,
+        Compare.floats("$where emotion image input", floats(c.tensors.getValue("image")), batch.image, tol, stat = "emotion image input")
+        Compare.floats("$where emotion landmarks input", floats(c.tensors.getValue("landmarks")), batch.landmarks, 1e-4,
             stat = "emotion landmarks input")
-        return c.tensors.getValue("logits").floats()
+        return floats(c.tensors.getValue("logits"))
     }
 }
