@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--camera", type=int, metavar="N", help="camera index (cv2.VideoCapture(N))")
     src.add_argument("--sample", action="store_true", help="the bundled sample photo (scikit-image astronaut)")
     ap.add_argument("--model", help="emotion model (.onnx/.tflite/.pte/.mlpackage); default: the shipped "
-                    "lrdif-mobile.onnx")
+                    "model named by sdk/models/manifest.json (lrdif-mobile.tflite)")
     ap.add_argument("--backend", default="auto", choices=["auto", *BACKENDS])
     ap.add_argument("--threads", type=int, default=None, help="runtime threads (default: runtime's choice)")
     ap.add_argument("--max-faces", type=int, default=4)

@@ -1,7 +1,7 @@
 """`EmotionRecognizer`: faces -> facial-expression probabilities, MediaPipe Tasks style.
 
     from lrdif.sdk import EmotionRecognizer
-    with EmotionRecognizer() as rec:                    # shipped default model (lrdif-mobile.onnx)
+    with EmotionRecognizer() as rec:                    # shipped default model (lrdif-mobile.tflite)
         for r in rec.predict(rgb):                      # HxWx3 uint8 RGB
             print(r.box, r.label, r.confidence)
 
@@ -41,7 +41,8 @@ class EmotionRecognizerOptions:
     """Options of `EmotionRecognizer.create_from_options`.
 
     model_path / model_bytes: the emotion model (.onnx, .tflite, .pte, .mlpackage); both None =
-        the shipped default `lrdif-mobile.onnx` (sha256-checked against its manifest).
+        the shipped default named by `sdk/models/manifest.json` (today `lrdif-mobile.tflite`,
+        LiteRT), sha256-checked against the manifest.
     backend: "auto" (by file type), "onnxruntime", "tflite", "executorch" (needs torch), "coreml" (macOS).
     num_threads: threads for every runtime (None = the runtimes' defaults; face models use 1).
     max_faces: most faces per frame. min_detection_confidence: face-detector score threshold.

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from lrdif.export import ship
+from lrdif.sdk.artifact_metadata import read_metadata
 from lrdif.sdk.models import default_model_path
 
 
@@ -15,21 +16,26 @@ def test_ship_pins_the_artifact_and_replaces_another_format(tmp_path):
     exp, models = tmp_path / "export", tmp_path / "models"
     exp.mkdir()
     models.mkdir()
-    shutil.copy(default_model_path(), exp / "lrdif-mobile-fp32.onnx")   # a real float artifact
-    (models / "lrdif-mobile.tflite").write_bytes(b"previous default")
-    dst = ship.ship(exp, "onnx", models_dir=models)
+    src = default_model_path()                                          # the shipped float .tflite
+    assert read_metadata(src).quantisation == "none"
+    shutil.copy(src, exp / "lrdif-mobile-fp32.tflite")
+    (models / "lrdif-mobile.onnx").write_bytes(b"previous default")
+    dst = ship.ship(exp, "tflite", models_dir=models)
     m = json.loads((models / "manifest.json").read_text())
-    assert dst.name == m["file"] == "lrdif-mobile.onnx" and m["quantisation"] == "none"
+    assert dst.name == m["file"] == "lrdif-mobile.tflite" and m["quantisation"] == "none"
+    assert m["model_version"] == read_metadata(src).model_version
     assert default_model_path(models / "manifest.json") == dst
-    assert not (models / "lrdif-mobile.tflite").exists()
+    assert not (models / "lrdif-mobile.onnx").exists()
 
 
 def test_ship_refuses_a_missing_or_ambiguous_artifact(tmp_path):
-    with pytest.raises(SystemExit, match="exactly one int8 .onnx"):
-        ship.ship(tmp_path, "onnx", int8=True, models_dir=tmp_path)
-    for n in ("a.onnx", "b.onnx"):
+    with pytest.raises(SystemExit, match="exactly one int8 .tflite"):
+        ship.ship(tmp_path, "tflite", int8=True, models_dir=tmp_path)
+    for n in ("a.tflite", "b.tflite"):
         shutil.copy(default_model_path(), tmp_path / n)
-    with pytest.raises(SystemExit, match=r"exactly one float .onnx .*a.onnx.*b.onnx"):
+    with pytest.raises(SystemExit, match=r"exactly one float .tflite .*a.tflite.*b.tflite"):
+        ship.ship(tmp_path, "tflite", models_dir=tmp_path)
+    with pytest.raises(SystemExit, match="exactly one float .onnx"):
         ship.ship(tmp_path, "onnx", models_dir=tmp_path)
     with pytest.raises(SystemExit, match="--format"):
         ship.ship(tmp_path, "pte", models_dir=tmp_path)

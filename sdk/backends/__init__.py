@@ -1,7 +1,7 @@
 """Emotion-model runners, one small class per runtime, configured only from the artifact's embedded
 metadata (`lrdif.sdk.metadata.ModelMetadata`).
 
-    backend = load_backend("lrdif-mobile.onnx")            # backend="auto": by file type
+    backend = load_backend("lrdif-mobile.tflite")          # backend="auto": by file type
     probs, logits = backend.run(crops_uint8_rgb, crop_landmarks)
 
 Runtimes: onnxruntime (default), tflite (ai_edge_litert), executorch (needs torch; imported only

@@ -1,6 +1,7 @@
-"""The shipped default emotion model: `lrdif-mobile.onnx`, pinned by `manifest.json`
-({"file": ..., "sha256": ...}) beside this file. `default_model_path()` verifies the sha256 on
-every load, so a truncated, corrupted or replaced file is refused with a clear error."""
+"""The shipped default emotion model (today `lrdif-mobile.tflite`, chosen by measured pipeline
+latency; `python -m lrdif.export.ship`), named and pinned by `manifest.json` ({"file": ...,
+"sha256": ...}) beside this file. `default_model_path()` verifies the sha256 on every load, so a
+truncated, corrupted or replaced file is refused with a clear error."""
 from __future__ import annotations
 
 import json
