@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 # of single-threaded conversions) is the longest piece of the suite. It is made once per session,
 # in a child process started as soon as the collected tests are known to need it, so that it runs
 # on the second core while the other tests run; the tests that use it are moved to the end of the
-# run. Nothing in it changes: the same two `lrdif-export` runs, the same checks.
-MATRIX = "export_matrix"
+# run (those that need only its float half, `export_matrix_fp32`, before those that need all of it).
+# Nothing in it changes: the same two `lrdif-export` runs, the same checks.
+MATRIX, MATRIX_FP32 = "export_matrix", "export_matrix_fp32"
+MATRIX_TIMEOUT_S = 3600
 _matrix_job: dict = {}
 
 
@@ -72,18 +75,42 @@ def _stop_matrix() -> None:
     _matrix_job.clear()
 
 
-def _uses_matrix(item) -> bool:
-    return MATRIX in getattr(item, "fixturenames", ())
+def _wait_matrix(data: Path, stage: str) -> Path:
+    """Block until the child has written `stage` ("float" or "result"); returns its root folder."""
+    import export_matrix_job as em
+
+    if "proc" not in _matrix_job:                      # not started at collection: build it now
+        _start_matrix(data)
+    proc, root = _matrix_job["proc"], _matrix_job["root"]
+    done = em.paths(root)[stage]
+    deadline = time.monotonic() + MATRIX_TIMEOUT_S
+    while not done.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(1.0)
+    if stage == "result" and done.is_file():
+        try:
+            proc.wait(60)                              # the child exits right after writing it
+        except subprocess.TimeoutExpired:
+            pass
+    log = em.paths(root)["log"]
+    assert done.is_file() and proc.poll() in (None, 0), \
+        f"export matrix child failed (exit {proc.poll()}):\n{log.read_text(errors='replace')[-6000:]}"
+    return root
+
+
+def _matrix_stage(item) -> int:
+    """0: no export matrix, 1: its float half only, 2: all of it."""
+    names = getattr(item, "fixturenames", ())
+    return 2 if MATRIX in names else 1 if MATRIX_FP32 in names else 0
 
 
 @pytest.hookimpl(trylast=True)      # after -k / -m deselection
 def pytest_collection_modifyitems(config, items):
     """The tests that read the export matrix run last (stable order otherwise); under pytest-xdist
     (`--dist loadgroup`) they form one group, so one worker builds it."""
-    users = [i for i in items if _uses_matrix(i)]
-    for i in users:
-        i.add_marker(pytest.mark.xdist_group(MATRIX))
-    items[:] = [i for i in items if not _uses_matrix(i)] + users
+    for i in items:
+        if _matrix_stage(i):
+            i.add_marker(pytest.mark.xdist_group(MATRIX))
+    items.sort(key=_matrix_stage)                      # stable
 
 
 def pytest_collection_finish(session):
@@ -92,7 +119,7 @@ def pytest_collection_finish(session):
         return
     if os.environ.get("PYTEST_XDIST_WORKER") is not None:
         return                      # under xdist the worker that runs the group builds it on first use
-    if TINY_NPZ.exists() and any(_uses_matrix(i) for i in session.items):
+    if TINY_NPZ.exists() and any(_matrix_stage(i) for i in session.items):
         _start_matrix(TINY_NPZ)
 
 
@@ -107,11 +134,14 @@ def export_matrix(tiny_npz) -> dict:
     pytest.importorskip("torch")
     import export_matrix_job as em
 
-    if "proc" not in _matrix_job:                      # not started at collection: build it now
-        _start_matrix(tiny_npz)
-    proc, root = _matrix_job["proc"], _matrix_job["root"]
-    rc = proc.wait(timeout=3600)
-    log = em.paths(root)["log"]
-    assert rc == 0 and em.paths(root)["result"].is_file(), \
-        f"export matrix child failed (exit {rc}):\n{log.read_text(errors='replace')[-6000:]}"
-    return em.load(root)
+    return em.load(_wait_matrix(tiny_npz, "result"))
+
+
+@pytest.fixture(scope="session")
+def export_matrix_fp32(tiny_npz) -> dict:
+    """The export matrix's float half, as soon as its float run is done (the int8 run goes on):
+    {"checkpoint", "rc": float run exit status, "artifacts": {target: fp32 artifact path}}."""
+    pytest.importorskip("torch")
+    import export_matrix_job as em
+
+    return em.load_float(_wait_matrix(tiny_npz, "float"))

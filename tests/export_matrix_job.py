@@ -9,7 +9,9 @@ entries into the first run's report). Calibration / verification use the 64-imag
 
 The conftest runs `python tests/export_matrix_job.py ROOT NPZ` as a child process, started when the
 collected tests need it, so that on a 2-core machine it overlaps with the other tests (the tests
-that use it run last); `ROOT/result.json` holds the two exit statuses.
+that use it run last); `ROOT/float.json` appears when the float run is done (its exit status and
+fp32 artifacts: what the benchmarks smoke run measures, test_benchmarks_smoke.py), `ROOT/result.json`
+when both are (the two exit statuses).
 """
 from __future__ import annotations
 
@@ -38,8 +40,15 @@ def write_tiny_checkpoint(path: Path) -> Path:
 
 def paths(root: Path) -> dict[str, Path]:
     root = Path(root)
-    return {"checkpoint": root / "ckpt" / "tiny.pt", "out": root / "export", "result": root / "result.json",
-            "log": root / "export_matrix.log"}
+    return {"checkpoint": root / "ckpt" / "tiny.pt", "out": root / "export", "float": root / "float.json",
+            "result": root / "result.json", "log": root / "export_matrix.log"}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Atomically (the conftest polls for these files)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
 
 
 def build(root: Path, data: Path) -> dict:
@@ -51,11 +60,21 @@ def build(root: Path, data: Path) -> dict:
     common = ["--checkpoint", str(ckpt), "--out", str(p["out"]), "--verify-data", str(data),
               "--verify-size", str(VERIFY_N), "-q"]
     rc_float = main(["--target", "all", *common])
+    entries = json.loads((p["out"] / "report.json").read_text())["entries"]
+    _write_json(p["float"], {"rc": rc_float, "artifacts": {e["target"]: e.get("artifact") for k, e in entries.items()
+                                                           if k.endswith("-fp32")}})
     rc_int8 = main(["--target", "all", "--int8", "--calib", str(data), "--calib-size", str(CALIB_N),
                     "--allow-small-calib", *common])
     result = {"rc": [rc_float, rc_int8]}
-    p["result"].write_text(json.dumps(result))
+    _write_json(p["result"], result)
     return result
+
+
+def load_float(root: Path) -> dict:
+    """The float half: {"checkpoint", "rc": float run exit status, "artifacts": {target: fp32 path or None}}."""
+    p = paths(root)
+    d = json.loads(p["float"].read_text())
+    return {"checkpoint": p["checkpoint"], "rc": d["rc"], "artifacts": d["artifacts"]}
 
 
 def load(root: Path) -> dict:

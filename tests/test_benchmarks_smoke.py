@@ -1,10 +1,17 @@
-"""Smoke test of the benchmark harness (`python -m benchmarks --smoke`): exports the tiny preset
-itself, measures one artifact per runtime (ONNX, LiteRT, ExecuTorch) with a few iterations in fresh
-processes, and checks the JSON fields, the PNGs and RESULTS.md. No timing assertions."""
+"""Smoke test of the benchmark harness (`python -m benchmarks --smoke`): measures one artifact per
+runtime (ONNX, LiteRT, ExecuTorch) with a few iterations in fresh processes, and checks the JSON
+fields, the PNGs and RESULTS.md. No timing assertions.
+
+The artifacts are the float files of the session's export matrix (`--artifacts`, `--checkpoint`:
+the tiny preset exported by lrdif-export, conftest `export_matrix_fp32`), so the tiny model is not
+converted to LiteRT / ExecuTorch a second time; the harness's own export path (no `--artifacts`:
+`prepare_smoke_artifacts` with the benchmark's exporter) is checked on its own in
+`test_own_export_path_without_artifacts`."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +28,23 @@ pytest.importorskip("matplotlib")
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, tiny_npz):
+def smoke_run(tmp_path_factory, tiny_npz, export_matrix_fp32):
     out = tmp_path_factory.mktemp("bench")
+    arts = out / "artifacts"             # the fp32 ONNX / LiteRT / ExecuTorch files only (+ the .pte sidecar)
+    arts.mkdir()
+    assert export_matrix_fp32["rc"] == 0, export_matrix_fp32
+    for target in ("onnx", "tflite", "executorch"):
+        src = Path(export_matrix_fp32["artifacts"][target])
+        shutil.copy(src, arts / src.name)
+        if Path(f"{src}.json").exists():
+            shutil.copy(f"{src}.json", arts / f"{src.name}.json")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     log = out / "bench.log"
     with open(log, "w") as f:
         p = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out),
-                            "--data", str(tiny_npz)], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
-                           timeout=3600)
+                            "--data", str(tiny_npz), "--artifacts", str(arts),
+                            "--checkpoint", str(export_matrix_fp32["checkpoint"])],
+                           cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=3600)
     text = log.read_text(errors="replace")
     assert p.returncode == 0, text[-4000:]
     results = json.loads((out / "results" / "results.json").read_text())
@@ -53,6 +69,7 @@ def test_one_artifact_per_runtime_measured(smoke_run):
     _, r, _ = smoke_run
     runtimes = {a["runtime"] for a in r["artifacts"] if a["runnable"]}
     assert {"onnxruntime", "litert", "executorch"} <= runtimes
+    assert all(a["preset"] == "tiny" for a in r["artifacts"]), r["artifacts"]   # the tiny preset's lrdif-export files
     rows = r["latency"]
     assert isinstance(rows, list), rows
     by_rt = {row["runtime"]: row for row in rows}
@@ -127,3 +144,38 @@ def test_markdown_and_plots_written(smoke_run):
         p = out / "results" / png
         assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert f"results/{png}" in md
+
+
+def test_own_export_path_without_artifacts(tmp_path):
+    """What `python -m benchmarks --smoke` does without `--artifacts` (`prepare_smoke_artifacts`: the
+    benchmark's own float exporter, then the metadata the SDK needs), cheaply: the tiny preset
+    through it to ONNX, and the exporter's LiteRT / ExecuTorch branches on the stand-in module (the
+    same converter calls; the tiny model's LiteRT / ExecuTorch conversions are the export matrix's).
+    Every file is found by the harness and runs in the SDK backend its latency children use."""
+    import numpy as np
+
+    from benchmarks.artifacts import discover
+    from benchmarks.prepare import _embed_all, prepare_smoke_artifacts
+    from benchmarks.standin import export_module, make_standin
+    from lrdif.sdk.backends import load_backend
+
+    quiet = lambda *a: None  # noqa: E731
+    info = prepare_smoke_artifacts(tmp_path / "tiny", targets=("onnx",), exporter="bench", log=quiet)
+    assert info["model"].startswith("tiny preset") and info["exporter"].startswith("benchmarks.standin.export_module")
+    assert Path(info["checkpoint"]).is_file()
+    res = export_module(make_standin(32), tmp_path / "standin", "standin", 32, targets=("tflite", "executorch"))
+    _embed_all(res, 32, "standin", 8, 4, log=quiet)
+    for r in (*info["export"].values(), *res.values()):
+        assert "path" in r and "metadata_error" not in r, r
+    from benchmarks.report import _sec_footer      # RESULTS.md's note on a run that exported its own artifacts
+    md: list[str] = []
+    _sec_footer(md.append, {"export": info, "timings_s": {}}, {}, None)
+    assert f"Exported by the run: {info['model']} via {info['exporter']}." in "".join(md)
+    found = [a for d in ("tiny", "standin") for a in discover(tmp_path / d)[0]]
+    assert sorted(a["runtime"] for a in found) == ["executorch", "litert", "onnxruntime"], found
+    rng = np.random.default_rng(0)
+    crops, lm = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8), rng.random((2, 468, 2), dtype=np.float32)
+    for a in found:
+        assert a["metadata"]["preset"] == ("tiny" if a["runtime"] == "onnxruntime" else "standin"), a
+        probs, _ = load_backend(a["path"], num_threads=1).run(crops, lm)
+        assert probs.shape == (2, 8) and np.allclose(probs.sum(1), 1.0, atol=1e-5), a["name"]
