@@ -48,10 +48,18 @@ def float_nodes(model) -> list[str]:
 def quantize_qdq(pre: Path, out: Path, calib, nodes_to_exclude: list[str] | None = None,
                  op_types: tuple[str, ...] = QDQ_OP_TYPES) -> None:
     """Static QDQ part of `lrdif-export --target onnx --int8`: the `op_types` nodes (default: Conv)
-    get per-channel symmetric int8 weights and uint8 activations calibrated with MinMax over the
-    real calibration crops; the FLOAT_UNDER_INT8 nodes and `nodes_to_exclude` stay float; IO float.
+    get per-channel uint8 weights and uint8 activations calibrated with MinMax over the real
+    calibration crops; the FLOAT_UNDER_INT8 nodes and `nodes_to_exclude` stay float; IO float.
     Gemm/MatMul activations stay float: quantising them (the EPR modulation linears, window
-    attention) cost 1.4-3.6 points of accuracy (export/README.md)."""
+    attention) cost 1.4-3.6 points of accuracy (export/README.md).
+
+    Weights are uint8 (U8U8), not int8 (U8S8): onnxruntime fuses the QDQ into QLinearConv, and its
+    x86 U8S8 kernels on CPUs without VNNI (AVX2 / AVX-512 without VNNI) add u8*s8 products pairwise
+    in int16 (vpmaddubsw), which saturates; the first conv (full-range image, weights up to +-127)
+    then computes something else than the QDQ graph says. On the AVX2-only EPYC this dropped the v3
+    model from 98.0 % to 92.8 % top-1 agreement with torch (78.8 -> 76.2 accuracy, clean) while the
+    same file on a VNNI CPU, or with graph optimisations off, was fine. U8U8 kernels accumulate in
+    32 bits on every CPU: 99.0 % / 78.8, identical with optimisations on and off."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
@@ -69,7 +77,7 @@ def quantize_qdq(pre: Path, out: Path, calib, nodes_to_exclude: list[str] | None
 
     excl = float_nodes(onnx.load(str(pre), load_external_data=False)) + list(nodes_to_exclude or [])
     quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8,  # U8U8: see above
                     calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=list(op_types),
                     nodes_to_exclude=sorted(set(excl)))
 
@@ -127,7 +135,7 @@ class OnnxTarget(Target):
     legacy TorchScript exporter for opset 13-17 (dynamo silently writes 18 when asked for less).
 
     int8 = mixed, chosen by measurement (export/README.md): convolutions are static QDQ (per-channel
-    symmetric int8 weights, uint8 activations calibrated with MinMax over the real calibration
+    uint8 weights, uint8 activations calibrated with MinMax over the real calibration
     crops; `quant_pre_process` first, with skip_symbolic_shape=True because the symbolic shape pass
     crashes on the dynamo graph); the Gemm/MatMul weights (EPR modulation, attention projections,
     denoiser, head) are int8 weight-only (DequantizeLinear in front of a float Gemm); LayerNorm and
