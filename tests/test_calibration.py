@@ -92,7 +92,9 @@ def test_export_verification_compares_at_the_artifact_temperature(tmp_path, tiny
     save_checkpoint(p, LRDif(cfg), cfg, 2, "tiny", {"model_version": "1.0.0"})
     store_temperature(p, 0.25, "test")
     out = tmp_path / "exp"
-    assert main(["--target", "onnx", "--checkpoint", str(p), "--out", str(out), "--verify-data", str(tiny_npz),
-                 "--verify-size", "32", "-q"]) == 0
+    # --opset 17: the ONNX target's legacy-exporter branch (~3 s; the dynamo export of this graph
+    # takes ~40 s and is the export matrix's, test_export.py); the verification under test is the same
+    assert main(["--target", "onnx", "--opset", "17", "--checkpoint", str(p), "--out", str(out),
+                 "--verify-data", str(tiny_npz), "--verify-size", "32", "-q"]) == 0
     s = json.loads((out / "report.json").read_text())["entries"]["onnx-fp32"]["sets"]["clean"]
     assert s["max_abs_prob_diff"] < 1e-4 and s["top1_agreement"] == 100.0, s
