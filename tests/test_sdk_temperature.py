@@ -17,7 +17,7 @@ def test_temperature_in_metadata_changes_confidence_not_label(tmp_path):
     from lrdif.sdk.models import default_model_path
 
     src = default_model_path()
-    hot = tmp_path / "calibrated.onnx"
+    hot = tmp_path / f"calibrated{src.suffix}"          # the shipped default, whatever its format
     shutil.copy(src, hot)
     embed_metadata(hot, read_metadata(src).replace(temperature=2.0))
     assert read_metadata(hot).temperature == 2.0
