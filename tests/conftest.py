@@ -39,7 +39,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- export matrix
-# The export matrix (tests/export_matrix_job.py: every target x {fp32, int8} of the tiny preset, ~7 min
+# The export matrix (tests/export_matrix_job.py: every target x {fp32, int8} of the tiny preset, 7-10 min
 # of single-threaded conversions) is the longest piece of the suite. It is made once per session,
 # in a child process started as soon as the collected tests are known to need it, so that it runs
 # on the second core while the other tests run; the tests that use it are moved to the end of the
@@ -92,8 +92,8 @@ def _wait_matrix(data: Path, stage: str) -> Path:
         except subprocess.TimeoutExpired:
             pass
     log = em.paths(root)["log"]
-    assert done.is_file() and proc.poll() in (None, 0), \
-        f"export matrix child failed (exit {proc.poll()}):\n{log.read_text(errors='replace')[-6000:]}"
+    ok = done.is_file() and (stage == "float" or proc.poll() in (None, 0))   # (the float half stands alone)
+    assert ok, f"export matrix child failed (exit {proc.poll()}):\n{log.read_text(errors='replace')[-6000:]}"
     return root
 
 
