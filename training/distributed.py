@@ -51,11 +51,15 @@ class Dist:
                 self.dist.broadcast(t.data, 0)
 
     def any_flag(self, flag: bool) -> bool:
+        return self.any_flags(flag)[0]
+
+    def any_flags(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag OR-ed over the ranks, in one collective."""
         if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
+            return tuple(bool(f) for f in flags)
+        t = torch.tensor([1.0 if f else 0.0 for f in flags])
         self.dist.all_reduce(t)
-        return bool(t.item() > 0)
+        return tuple(bool(v > 0) for v in t.tolist())
 
     def order(self, n: int, seed: int, epoch: int) -> torch.Tensor:
         """This rank's shuffled sample order for an epoch (drop_last, like DistributedSampler)."""

@@ -19,25 +19,30 @@ GRID = tuple(round(float(s), 2) for s in np.arange(-1.5, 1.0001, 0.05))
 TOLERANCE = 0.01
 
 
-def log_class_prior(votes: np.ndarray | None, labels: np.ndarray, classes: int, floor: float = 1e-4) -> np.ndarray:
-    """(K,) log prior of the training targets: the mean FER+ vote distribution where votes exist
-    (what `--soft-targets` trains on), else the label frequencies."""
+def log_class_prior(votes: np.ndarray | None, labels: np.ndarray, classes: int) -> np.ndarray:
+    """(K,) log prior of the training targets, by the training loss's own rule
+    (`lrdif.training.step.class_log_prior`): of the FER+ vote distributions where votes exist (what
+    `--soft-targets` trains on), else of the one-hot labels."""
+    import torch
+
+    from lrdif.training.datasets import vote_distribution
+    from lrdif.training.step import class_log_prior
+
     if votes is not None:
-        from lrdif.training.datasets import vote_distribution
-        prior = vote_distribution(votes, classes).mean(0).astype(np.float64)
+        targets = vote_distribution(votes, classes)
     else:
-        prior = np.bincount(np.asarray(labels), minlength=classes)[:classes].astype(np.float64)
-    if prior.shape != (classes,) or not np.isfinite(prior).all() or prior.sum() <= 0:
+        targets = np.eye(classes, dtype=np.float32)[np.asarray(labels)]
+    if len(targets) == 0 or not np.isfinite(targets).all():
         raise ValueError(f"cannot form a {classes}-class prior from the training targets")
-    prior = np.clip(prior / prior.sum(), floor, None)
-    return np.log(prior / prior.sum())
+    return class_log_prior(torch.from_numpy(np.ascontiguousarray(targets))).double().numpy()
 
 
 def accuracy_and_mean_class(logits: np.ndarray, labels: np.ndarray, classes: int) -> tuple[float, float]:
-    pred = logits.argmax(1)
-    acc = float((pred == labels).mean())
-    rec = [float((pred[labels == c] == c).mean()) for c in range(classes) if (labels == c).any()]
-    return acc, float(np.mean(rec))
+    """Accuracy and mean class accuracy of argmax(logits), as `lrdif-eval` computes them."""
+    from lrdif.training.evaluate import compute_metrics
+
+    m = compute_metrics(labels, np.asarray(logits).argmax(1), tuple(str(c) for c in range(classes)))
+    return m["accuracy"], m["mean_class_accuracy"]
 
 
 @dataclass(frozen=True)

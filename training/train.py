@@ -345,7 +345,6 @@ class _StopOnSignal:
         self.trainer.stop_signal = True
 
     def __enter__(self):
-        self.trainer.stop_signal = False
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.old[sig] = signal.signal(sig, self._handle)
@@ -552,30 +551,26 @@ class _Trainer:
         args, dist = self.args, self.dist
         at_end = b == self.steps_per_epoch - 1
         hit_max = args.max_steps is not None and self.global_step >= args.max_steps
-        out_of_time = dist.any_flag(args.max_minutes is not None and (time.time() - self.t_start) > args.max_minutes * 60)
+        timed_out = args.max_minutes is not None and (time.time() - self.t_start) > args.max_minutes * 60
+        out_of_time, signalled = dist.any_flags(timed_out, self.stop_signal)     # one collective per step
         hit_max = hit_max or (args.stop_at_step is not None and self.global_step >= args.stop_at_step)
-        if self.global_step % args.log_every == 0 or at_end or hit_max or out_of_time:
+        signalled = signalled and not (hit_max or out_of_time)    # those stops validate and save anyway
+        if self.global_step % args.log_every == 0 or at_end or hit_max or out_of_time or signalled:
             self._log_train_row(epoch)
         last_epoch = at_end and epoch == args.epochs - 1
         do_val = self.global_step % max(1, int(round(args.val_every * self.steps_per_epoch))) == 0 \
             or last_epoch or hit_max or out_of_time
         if do_val and self.global_step != self.last_val_step:
             self._validate_and_save(epoch, b, at_end, bar)
-        elif at_end:
-            self.save(False, epoch + 1, 0)
+        elif at_end or signalled:
+            self.save(False, *((epoch + 1, 0) if at_end else (epoch, b + 1)))
             dist.barrier()
         if out_of_time:
             _log(f"--max-minutes {args.max_minutes} reached at step {self.global_step}", dist)
-        if not (hit_max or out_of_time) and dist.any_flag(self.stop_signal):
-            if not (self.global_step % args.log_every == 0 or at_end):
-                self._log_train_row(epoch)
-            if self.last_val_step != self.global_step:      # a validation above already saved this step
-                self.save(False, *((epoch + 1, 0) if at_end else (epoch, b + 1)))
-            dist.barrier()
+        if signalled:
             _log(f"stopped by a signal after step {self.global_step}; the exact state is in "
                  f"{self.out / 'train_state.pt'}: the same command with --resume continues", dist)
-            return True
-        return hit_max or out_of_time
+        return hit_max or out_of_time or signalled
 
     def _epoch(self, epoch: int) -> bool:
         """One epoch (from the resumed batch on the first); True when the run must stop."""
