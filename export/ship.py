@@ -26,12 +26,8 @@ STEM = "lrdif-mobile"
 
 
 def _candidate(export_dir: Path, fmt: str, int8: bool) -> Path:
-    want = "none" if not int8 else None
-    found = []
-    for p in sorted(Path(export_dir).glob(f"*{FORMATS[fmt]}")):
-        q = read_metadata(p).quantisation
-        if (q == "none") == (want == "none"):
-            found.append(p)
+    found = [p for p in sorted(Path(export_dir).glob(f"*{FORMATS[fmt]}"))
+             if (read_metadata(p).quantisation != "none") == int8]
     if len(found) != 1:
         kind = "int8" if int8 else "float"
         raise SystemExit(f"lrdif ship: expected exactly one {kind} {FORMATS[fmt]} in {export_dir}, "

@@ -159,9 +159,8 @@ def _protocol_rows(evals: dict, proto: str, pname: str) -> list[str]:
     """Mean class accuracy (all rows) and the FER+ majority protocol, where the eval JSONs have them."""
     out = []
     for label, get in (("mean class accuracy", lambda e: e.get("mean_class_accuracy")),
-                       ("FER+ majority protocol", lambda e: (e.get("protocols") or {}).get("majority", {}).get("accuracy")),
-                       ("FER+ majority, mean class accuracy",
-                        lambda e: (e.get("protocols") or {}).get("majority", {}).get("mean_class_accuracy"))):
+                       ("FER+ majority protocol", lambda e: (_majority(e) or {}).get("accuracy")),
+                       ("FER+ majority, mean class accuracy", lambda e: (_majority(e) or {}).get("mean_class_accuracy"))):
         vals = [get(evals[(proto, c)]) if (proto, c) in evals else None for c, _ in CONDITIONS]
         if any(v is not None for v in vals):
             out.append(f"| {pname}, {label} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in vals) + " |")
