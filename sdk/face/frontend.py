@@ -42,7 +42,7 @@ from lrdif.sdk.face._checks import check_landmarks_xy, check_rgb_frame
 from lrdif.sdk.face.crop import check_crop_spec, crop_landmarks, emotion_crop_affine, warp_crop
 from lrdif.sdk.face.detector import FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, Detection
 from lrdif.sdk.face.landmarker import FaceMeshLandmarker, Roi, roi_from_detection, roi_from_landmarks
-from lrdif.sdk.face.tiling import Tiling, detect_in_windows, merge_windows, pyramid_windows, tile_windows, zoom_check
+from lrdif.sdk.face.tiling import Tiling, detect_in_windows, merge_windows, pyramid_windows, zoom_check
 from lrdif.sdk.metadata import CropSpec
 
 FACE_DETECTORS = ("short", "full", "auto", "tiled")
@@ -323,13 +323,15 @@ class FaceFrontEnd:
                 faces.append(face)
         return faces
 
-    def _face_from_detection(self, rgb: np.ndarray, det: Detection, second_look: bool = False) -> Face | None:
-        """FaceMesh + box sanity on one detection; None when FaceMesh finds no face there."""
+    def _face_from_detection(self, rgb: np.ndarray, det: Detection, second_look: bool = False,
+                             settle: bool = False) -> Face | None:
+        """FaceMesh + box sanity on one detection; None when FaceMesh finds no face there. settle:
+        one more FaceMesh pass on the landmarks' own ROI (tiled mode, `tiling.settle`)."""
         roi = roi_from_detection(det.box, det.keypoints, rgb.shape[:2])
         lm, presence, quality = self.checked_landmarks(rgb, roi, second_look=second_look)
         if presence < self.min_presence:
             return None
-        if self.face_detector == "tiled" and quality != "uncertain" and self.tiling.settle:
+        if settle and quality != "uncertain":
             lm2, p2 = self.landmarker.landmarks(rgb, roi_from_landmarks(lm), check=False)
             if p2 >= self.min_presence:
                 lm, presence = lm2, p2
@@ -389,13 +391,13 @@ class FaceFrontEnd:
             zoomed = False                                # not looked at yet
         best = None
         for d in looks:
-            face = self._face_from_detection(rgb, d)
+            face = self._face_from_detection(rgb, d, settle=t.settle)
             if face is not None and face.quality != "uncertain":
                 return face
             best = best or face
         if zoomed is False:
             zoomed = zoom_check(self.detector, rgb, det, t)
-        again = None if zoomed is None else self._face_from_detection(rgb, zoomed, second_look=True)
+        again = None if zoomed is None else self._face_from_detection(rgb, zoomed, second_look=True, settle=t.settle)
         face = again if again is not None and (best is None or again.quality != "uncertain") else best
         if face is None or (det.score < self.min_detection_score and face.quality == "uncertain"):
             return None

@@ -129,14 +129,19 @@ def detect_in_windows(detector: BlazeFaceDetector, rgb: np.ndarray, windows, min
     h, w = rgb.shape[:2]
     out = []
     for x, y, s in windows:
-        off = np.array([x, y], dtype=np.float32)
         for d in detector.detect(np.ascontiguousarray(rgb[y:y + s, x:x + s]), min_score=min_score):
-            box = d.box.copy()
-            box[:2] += off
-            if edge_margin is not None and _cut(box, x, y, s, h, w, edge_margin):
-                continue
-            out.append(Detection(box=box, score=d.score, keypoints=d.keypoints + off, source=d.source))
+            d = _in_frame(d, x, y, d.source)
+            if edge_margin is None or not _cut(d.box, x, y, s, h, w, edge_margin):
+                out.append(d)
     return out
+
+
+def _in_frame(d: Detection, x: float, y: float, source: str) -> Detection:
+    """A detection made on a window whose top-left corner is frame pixel (x, y), in frame pixels."""
+    off = np.array([x, y], dtype=np.float32)
+    box = d.box.copy()
+    box[:2] += off
+    return Detection(box=box, score=d.score, keypoints=d.keypoints + off, source=source)
 
 
 def merge_windows(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
@@ -179,11 +184,8 @@ def _zoom_once(detector: BlazeFaceDetector, rgb: np.ndarray, det: Detection, til
     if bx <= ax or by <= ay:
         return None
     win[ay - y0:by - y0, ax - x0:bx - x0] = rgb[ay:by, ax:bx]
-    off = np.array([x0, y0], np.float32)
     for d in detector.detect(win, min_score=tiling.verify_score):
         dx, dy = d.box[0] + d.box[2] / 2 - side / 2, d.box[1] + d.box[3] / 2 - side / 2
         if abs(dx) <= size / 2 and abs(dy) <= size / 2:
-            box = d.box.copy()
-            box[:2] += off
-            return Detection(box=box, score=d.score, keypoints=d.keypoints + off, source=det.source)
+            return _in_frame(d, x0, y0, det.source)
     return None
