@@ -46,9 +46,9 @@ def paths(root: Path) -> dict[str, Path]:
 
 def _write_json(path: Path, data: dict) -> None:
     """Atomically (the conftest polls for these files)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    from lrdif.sdk.fileio import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(data).encode())
 
 
 def build(root: Path, data: Path) -> dict:
