@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -267,7 +266,6 @@ def test_torchrun_ddp_two_processes(tiny_npz, work):
         pytest.skip("torchrun not installed")
     out = work / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    t0 = time.time()
     r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lrdif.training.train",
                         "stage1", "--preset", "tiny", "--max-steps", "2", "--degradations", FAST_MIX,
                         *_common(tiny_npz, work, out)], capture_output=True, text=True, timeout=600, env=env)
@@ -275,7 +273,6 @@ def test_torchrun_ddp_two_processes(tiny_npz, work):
     s = json.loads((out / "summary.json").read_text())
     assert s["world_size"] == 2 and s["global_step"] == 2
     load_checkpoint(out / "best.pt", expected_stage=1)
-    assert time.time() - t0 < 300
 
 
 def test_ema_forgets_the_initialisation():
