@@ -57,3 +57,39 @@ def test_all_bars_met_is_reported():
                 mca=0.75, recall={"disgust": 0.5, "fear": 0.5, "contempt": 0.5})
     text = "\n".join(bar_verdict(ev, None))
     assert "10 of 10 met" in text and "misses" not in text
+
+
+def _int8_entry(fp32_acc: float, acc: float, simulated: bool = False) -> dict:
+    sets = {"clean": {"n": 500, "accuracy": acc, "torch_fp32_accuracy": fp32_acc},
+            "udc": {"n": 500, "accuracy": fp32_acc, "torch_fp32_accuracy": fp32_acc}}
+    e = {"variant": "int8", "status": "ok"}
+    e.update({"simulated": {"sets": sets}} if simulated else {"sets": sets})
+    return e
+
+
+def test_int8_bars_come_from_the_export_reports():
+    entries = {"onnx-int8": _int8_entry(78.2, 77.0), "coreml-int8": _int8_entry(78.2, 78.0, simulated=True),
+               "onnx-fp32": {"variant": "fp32", "status": "ok", "sets": {}},
+               "tflite-int8": {"variant": "int8", "status": "failed", "error": "x"}}
+    text = "\n".join(bar_verdict({}, None, entries))
+    assert ("onnx-int8 clean (500 export verification crops) accuracy drop in points 1.200 "
+            "(misses <= 0.50, 0.700 away)") in text
+    assert "onnx-int8 udc (500 export verification crops) accuracy drop in points 0.000 (meets" in text
+    assert ("coreml-int8 clean (500 export verification crops, simulated in torch) accuracy drop in points "
+            "0.200 (meets") in text
+    assert "tflite" not in text and "onnx-fp32" not in text
+    assert "3 of 4 met" in text
+
+
+def test_cli_names_a_file_that_is_not_an_export_report(tmp_path, capsys):
+    from lrdif.training.model_card import main
+    from lrdif.training.weights import default_checkpoint_path
+
+    cmds = tmp_path / "commands.txt"
+    cmds.write_text("lrdif-train ...\n")
+    bad = tmp_path / "report.json"
+    bad.write_text("{}")
+    rc = main(["--checkpoint", str(default_checkpoint_path()), "--evals", str(tmp_path), "--commands", str(cmds),
+               "--out", str(tmp_path / "card.md"), "--export-report", str(bad)])
+    assert rc == 2 and f"not an lrdif-export report.json: {bad}" in capsys.readouterr().err
+    assert not (tmp_path / "card.md").exists()

@@ -37,7 +37,8 @@ def _load_evals(folder: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
-def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibration: dict | None = None) -> str:
+def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibration: dict | None = None,
+           export_entries: dict | None = None) -> str:
     import torch  # training extra
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -90,7 +91,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
     paper_cfg = PRESETS["paper"]
     lines += _paper_gap(evals, meta, count_macs(inf, model_cfg),
                         count_macs(LRDifInference(LRDif(paper_cfg)), paper_cfg))
-    lines += _calibration(meta, calibration) + bar_verdict(evals, calibration)
+    lines += _calibration(meta, calibration) + bar_verdict(evals, calibration, export_entries)
     lines += ["", "## Reproduce", "", "```bash"]
     lines += train_commands
     lines += ["```", ""]
@@ -193,6 +194,7 @@ PAPER = {"clean": 0.8713, "udc": 0.8489}
 # Issue #12's bars: FERPlus PrivateTest, 8 classes, FER+ majority protocol.
 BARS = {"clean": 0.87, "udc-toled": 0.85, "udc-poled": 0.85, "lowlight": 0.85}
 MEAN_CLASS_BAR, RARE_BAR, UNSEEN_GAP, ECE_BAR = 0.70, 0.40, 0.03, 0.03
+INT8_DROP_POINTS = 0.5    # int8 accuracy within this many points of the float model, every runnable target
 RARE = ("disgust", "fear", "contempt")
 
 
@@ -242,8 +244,24 @@ def _bar(name: str, value: float | None, bar: float, higher: bool = True) -> tup
     return f"{name} {value:.3f} ({'meets' if ok else 'misses'} {'>=' if higher else '<='} {bar:.2f}{gap})", ok
 
 
-def bar_verdict(evals: dict, calibration: dict | None) -> list[str]:
-    """Every bar of issue #12 that the evals (and calibration.json) measure, each with its gap."""
+def _int8_rows(export_entries: dict | None) -> list[tuple[str, bool] | None]:
+    """int8 accuracy drop against the torch float model on the same crops (`lrdif-export` report
+    entries: measured in the target's runtime, or simulated in torch where it cannot run here)."""
+    rows: list[tuple[str, bool] | None] = []
+    for key, e in sorted((export_entries or {}).items()):
+        if not str(e.get("variant", "")).startswith("int8") or e.get("status") != "ok":
+            continue
+        sets = e.get("sets") or (e.get("simulated") or {}).get("sets") or {}
+        how = "" if e.get("sets") else ", simulated in torch"
+        for name, st in sorted(sets.items()):
+            drop = st["torch_fp32_accuracy"] - st["accuracy"]
+            what = f"{key} {name} ({st.get('n', '?')} export verification crops{how}) accuracy drop in points"
+            rows.append(_bar(what, drop, INT8_DROP_POINTS, False))
+    return rows
+
+
+def bar_verdict(evals: dict, calibration: dict | None, export_entries: dict | None = None) -> list[str]:
+    """Every bar of issue #12 that the evals (calibration.json, lrdif-export reports) measure, each with its gap."""
     mj = {c: _majority(evals.get(("private", c))) for c, _ in CONDITIONS}
     rows = [_bar(f"majority {c}", (mj[c] or {}).get("accuracy"), b) for c, b in BARS.items()]
     clean = mj["clean"] or {}
@@ -256,12 +274,26 @@ def bar_verdict(evals: dict, calibration: dict | None) -> list[str]:
     for c, v in ((calibration or {}).get("conditions") or {}).items():
         if c in ("none", "udc-poled", "lowlight"):
             rows.append(_bar(f"ECE {c}", v["ece_after"], ECE_BAR, False))
+    rows += _int8_rows(export_entries)
     rows = [r for r in rows if r]
     if not rows:
         return []
     met = sum(ok for _, ok in rows)
-    return ["", f"## Bars (issue #12; FER+ majority protocol, PrivateTest): {met} of {len(rows)} met", ""] + \
-        [f"- {text}" for text, _ in rows]
+    head = f"## Bars (issue #12; accuracy on PrivateTest, FER+ majority protocol): {met} of {len(rows)} met"
+    return ["", head, ""] + [f"- {text}" for text, _ in rows]
+
+
+def _export_entries(reports: list[Path]) -> dict:
+    """The entries of lrdif-export report.json files, a later file's entry replacing an earlier one's
+    (ValueError naming a file that is not a report)."""
+    entries: dict = {}
+    for path in reports:
+        try:
+            rep = json.loads(Path(path).read_text())
+            entries.update(rep["entries"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"not an lrdif-export report.json: {path} ({type(e).__name__})") from None
+    return entries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commands", type=Path, required=True, help="text file: the commands that trained it")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--calibration", type=Path, default=None, help="calibration.json of the calibration CLI")
+    p.add_argument("--export-report", type=Path, action="append", default=[], metavar="REPORT_JSON",
+                   help="an lrdif-export report.json of this checkpoint (repeatable; a later report's entry "
+                        "replaces an earlier one's): the int8 bars")
     a = p.parse_args(argv)
     for path in (a.checkpoint, a.commands):
         if not path.is_file():
@@ -281,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lrdif model_card: {a.calibration} does not exist", file=sys.stderr)
         return 2
     cal = json.loads(a.calibration.read_text()) if a.calibration else None
-    text = render(a.checkpoint, a.evals, a.commands.read_text().strip().splitlines(), cal)
+    try:
+        entries = _export_entries(a.export_report)
+    except ValueError as e:
+        print(f"lrdif model_card: {e}", file=sys.stderr)
+        return 2
+    text = render(a.checkpoint, a.evals, a.commands.read_text().strip().splitlines(), cal, entries)
     atomic_write_bytes(a.out, text.encode())
     print(f"wrote {a.out}")
     return 0
