@@ -33,11 +33,13 @@ def smoke_run(tmp_path_factory, tiny_npz, export_matrix_fp32):
     arts = out / "artifacts"             # the fp32 ONNX / LiteRT / ExecuTorch files only (+ the .pte sidecar)
     arts.mkdir()
     assert export_matrix_fp32["rc"] == 0, export_matrix_fp32
+    from lrdif.sdk.artifact_metadata import sidecar_path
+
     for target in ("onnx", "tflite", "executorch"):
         src = Path(export_matrix_fp32["artifacts"][target])
         shutil.copy(src, arts / src.name)
-        if Path(f"{src}.json").exists():
-            shutil.copy(f"{src}.json", arts / f"{src.name}.json")
+        if sidecar_path(src).exists():
+            shutil.copy(sidecar_path(src), sidecar_path(arts / src.name))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     log = out / "bench.log"
     with open(log, "w") as f:

@@ -60,11 +60,14 @@ def test_all_bars_met_is_reported():
 
 
 def _int8_entry(fp32_acc: float, acc: float, simulated: bool = False) -> dict:
+    """An int8 entry as lrdif-export writes it: its sets and the `bars` derived from them."""
+    from lrdif.export.report import bars
+
     sets = {"clean": {"n": 500, "accuracy": acc, "torch_fp32_accuracy": fp32_acc},
             "udc": {"n": 500, "accuracy": fp32_acc, "torch_fp32_accuracy": fp32_acc}}
     e = {"variant": "int8", "status": "ok"}
     e.update({"simulated": {"sets": sets}} if simulated else {"sets": sets})
-    return e
+    return e | {"bars": bars(e)}
 
 
 def test_int8_bars_come_from_the_export_reports():
@@ -72,11 +75,9 @@ def test_int8_bars_come_from_the_export_reports():
                "onnx-fp32": {"variant": "fp32", "status": "ok", "sets": {}},
                "tflite-int8": {"variant": "int8", "status": "failed", "error": "x"}}
     text = "\n".join(bar_verdict({}, None, entries))
-    assert ("onnx-int8 clean (500 export verification crops) accuracy drop in points 1.200 "
-            "(misses <= 0.50, 0.700 away)") in text
-    assert "onnx-int8 udc (500 export verification crops) accuracy drop in points 0.000 (meets" in text
-    assert ("coreml-int8 clean (500 export verification crops, simulated in torch) accuracy drop in points "
-            "0.200 (meets") in text
+    assert "onnx-int8 clean (measured) accuracy drop in points 1.200 (misses <= 0.50, 0.700 away)" in text
+    assert "onnx-int8 udc (measured) accuracy drop in points 0.000 (meets" in text
+    assert "coreml-int8 clean (simulated in torch) accuracy drop in points 0.200 (meets" in text
     assert "tflite" not in text and "onnx-fp32" not in text
     assert "3 of 4 met" in text
 

@@ -245,18 +245,17 @@ def _bar(name: str, value: float | None, bar: float, higher: bool = True) -> tup
 
 
 def _int8_rows(export_entries: dict | None) -> list[tuple[str, bool] | None]:
-    """int8 accuracy drop against the torch float model on the same crops (`lrdif-export` report
-    entries: measured in the target's runtime, or simulated in torch where it cannot run here)."""
+    """int8 accuracy drop against the torch float model on the same crops, as `lrdif-export` derived
+    it into each int8 entry's `bars` (measured in the target's runtime, or simulated in torch where it
+    cannot run here), held to issue #12's tighter bar."""
     rows: list[tuple[str, bool] | None] = []
     for key, e in sorted((export_entries or {}).items()):
         if not str(e.get("variant", "")).startswith("int8") or e.get("status") != "ok":
             continue
-        sets = e.get("sets") or (e.get("simulated") or {}).get("sets") or {}
-        how = "" if e.get("sets") else ", simulated in torch"
-        for name, st in sorted(sets.items()):
-            drop = st["torch_fp32_accuracy"] - st["accuracy"]
-            what = f"{key} {name} ({st.get('n', '?')} export verification crops{how}) accuracy drop in points"
-            rows.append(_bar(what, drop, INT8_DROP_POINTS, False))
+        b = e.get("bars") or {}
+        for name, v in sorted((k, v) for k, v in b.items() if isinstance(v, dict) and "drop_points" in v):
+            rows.append(_bar(f"{key} {name} ({b.get('source')}) accuracy drop in points", v["drop_points"],
+                             INT8_DROP_POINTS, False))
     return rows
 
 
