@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog=PROG, description="Export the LRDif stage-2 model to on-device formats and verify them.")
     ap.add_argument("--target", default="all", help=f"one of {', '.join(TARGETS)}, all (default all)")
     ap.add_argument("--int8", action="store_true", help="export the int8 variant (meaning per target: export/README.md)")
+    ap.add_argument("--keep-float", action="store_true",
+                    help="with --int8: also write and verify the float artifact; ONNX, TFLite (dynamic) and CoreML "
+                         "quantise that file, so one conversion serves both variants")
     ap.add_argument("--fp16", action="store_true", help="CoreML: fp16 compute precision (ignored by the other targets under --target all)")
     ap.add_argument("--checkpoint", default=None, help=f"stage-2 checkpoint (default: the shipped model {default_checkpoint()})")
     ap.add_argument("--out", default="lrdif_export", help="output folder (default ./lrdif_export)")
@@ -86,6 +89,8 @@ def _make_target(name: str, args: argparse.Namespace):
 def _check_args(args: argparse.Namespace) -> tuple[list[Any], Path]:
     targets = [_make_target(n, args) for n in _targets(args.target)]
     names = [t.name for t in targets]
+    if args.keep_float and not args.int8:
+        raise UsageError("--keep-float applies to --int8 runs (a float run writes the float artifact anyway)")
     if args.fp16 and not any(t.supports_fp16 for t in targets):
         raise UsageError(f"--fp16 applies to coreml only (targets: {', '.join(names)})")
     if args.calib_size < 1 or (args.calib_size < MIN_CALIB and not args.allow_small_calib):
@@ -189,24 +194,30 @@ def _load_data(args: argparse.Namespace, graph: Any, report: dict, log) -> tuple
     return calib, vdata
 
 
-def _export_one(args: argparse.Namespace, target: Any, graph: Any, out: Path, calib: Any, vdata: Any, log) -> dict:
-    """Export (and verify) one target; a failure is recorded in the entry, never raised."""
+def _export_one(args: argparse.Namespace, target: Any, graph: Any, out: Path, calib: Any, vdata: Any, log,
+                int8: bool, source: Path | None = None) -> dict:
+    """Export (and verify) one target variant; with `source` (a float artifact of this target) the
+    int8 artifact is quantised from that file. A failure is recorded in the entry, never raised."""
     import dataclasses
 
     from lrdif.export import report as rep
 
     name = target.name
     fp16 = bool(args.fp16 and target.supports_fp16)
-    md = target.metadata_for(graph.metadata, args.int8, fp16)
-    variant = target.variant(args.int8, fp16)
-    path = out / target.filename(graph.metadata.model_name, args.int8, fp16)
+    md = target.metadata_for(graph.metadata, int8, fp16)
+    variant = target.variant(int8, fp16)
+    path = out / target.filename(graph.metadata.model_name, int8, fp16)
     entry: dict[str, Any] = {"target": name, "variant": variant, "quantisation": md.quantisation,
-                             "int8_meaning": " ".join((type(target).__doc__ or "").split()) if args.int8 else None,
+                             "int8_meaning": " ".join((type(target).__doc__ or "").split()) if int8 else None,
                              "batch": md.batch}
-    log(f"{name} ({variant}): exporting -> {path}")
+    log(f"{name} ({variant}): exporting -> {path}" + (f" (quantising {source.name})" if source else ""))
     t0 = time.perf_counter()
     try:
-        made = target.export(graph.module, graph.sample_inputs(1), path, args.int8, calib, md, opset=args.opset, fp16=fp16)
+        if source is not None:
+            made = target.quantize(source, path, calib, md)
+            entry["quantised_from"] = str(source)
+        else:
+            made = target.export(graph.module, graph.sample_inputs(1), path, int8, calib, md, opset=args.opset, fp16=fp16)
         entry.update(artifact=str(made.path), size_bytes=target.artifact_size(made.path),
                      export_seconds=round(time.perf_counter() - t0, 1), **made.info)
         if "delegate_partitions" in made.info:
@@ -222,6 +233,13 @@ def _export_one(args: argparse.Namespace, target: Any, graph: Any, out: Path, ca
         entry.update(status="failed", error=msg)
         print(f"{PROG}: error: {name} ({variant}) failed: {msg}", file=sys.stderr)
     return entry
+
+
+def _plan(args: argparse.Namespace, targets: list[Any]) -> list[tuple[Any, bool]]:
+    """(target, int8) in export order: with --keep-float every float variant first, then the int8 ones."""
+    if args.keep_float:
+        return [(t, False) for t in targets] + [(t, True) for t in targets]
+    return [(t, bool(args.int8)) for t in targets]
 
 
 def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[str]) -> int:
@@ -245,11 +263,14 @@ def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[st
                      "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": argv,
                      "platform": sys.platform}
     calib, vdata = _load_data(args, graph, report, log)
-    failed = []
-    for target in targets:
-        entry = _export_one(args, target, graph, out, calib, vdata, log)
+    failed, floats = [], {}
+    for target, int8 in _plan(args, targets):
+        source = floats.get(target.name) if int8 and target.int8_from_float() else None
+        entry = _export_one(args, target, graph, out, calib, vdata, log, int8, source)
         if entry["status"] != "ok":
-            failed.append(target.name)
+            failed.append(f"{target.name} ({entry['variant']})")
+        elif not int8:
+            floats[target.name] = Path(entry["artifact"])
         report["entries"][f"{target.name}-{entry['variant']}"] = entry
         rep.write(out, report)
     j, m = rep.write(out, report)

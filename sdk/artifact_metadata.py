@@ -164,6 +164,11 @@ def _tflite_flatbuffer_end(data: bytes) -> int:
     return min(i.header_offset for i in z.infolist())
 
 
+def tflite_flatbuffer(data: bytes) -> bytes:
+    """The flatbuffer of a `.tflite` file's bytes, without the appended metadata zip."""
+    return data[:_tflite_flatbuffer_end(data)]
+
+
 def sidecar_path(pte: str | os.PathLike) -> Path:
     """The metadata sidecar of an ExecuTorch program: `model.pte` -> `model.pte.json`."""
     p = Path(pte)

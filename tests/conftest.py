@@ -44,7 +44,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 # in a child process started as soon as the collected tests are known to need it, so that it runs
 # on the second core while the other tests run; the tests that use it are moved to the end of the
 # run (those that need only its float half, `export_matrix_fp32`, before those that need all of it).
-# Nothing in it changes: the same two `lrdif-export` runs, the same checks.
+# It is one `lrdif-export --int8 --keep-float` run (float variants first, int8 quantised from them).
 MATRIX, MATRIX_FP32 = "export_matrix", "export_matrix_fp32"
 MATRIX_TIMEOUT_S = 3600
 _matrix_job: dict = {}
@@ -76,23 +76,26 @@ def _stop_matrix() -> None:
 
 
 def _wait_matrix(data: Path, stage: str) -> Path:
-    """Block until the child has written `stage` ("float" or "result"); returns its root folder."""
+    """Block until the child's `stage` ("float": every fp32 entry in its report, or "result": the run
+    is done) is there; returns its root folder."""
     import export_matrix_job as em
 
     if "proc" not in _matrix_job:                      # not started at collection: build it now
         _start_matrix(data)
     proc, root = _matrix_job["proc"], _matrix_job["root"]
-    done = em.paths(root)[stage]
+    def done() -> bool:
+        return em.float_ready(root) if stage == "float" else em.paths(root)["result"].is_file()
+
     deadline = time.monotonic() + MATRIX_TIMEOUT_S
-    while not done.is_file() and proc.poll() is None and time.monotonic() < deadline:
+    while not done() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(1.0)
-    if stage == "result" and done.is_file():
+    if stage == "result" and done():
         try:
             proc.wait(60)                              # the child exits right after writing it
         except subprocess.TimeoutExpired:
             pass
     log = em.paths(root)["log"]
-    ok = done.is_file() and (stage == "float" or proc.poll() in (None, 0))   # (the float half stands alone)
+    ok = done() and (stage == "float" or proc.poll() in (None, 0))   # (the float half stands alone)
     assert ok, f"export matrix child failed (exit {proc.poll()}):\n{log.read_text(errors='replace')[-6000:]}"
     return root
 
@@ -129,8 +132,8 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def export_matrix(tiny_npz) -> dict:
-    """{"out": folder, "checkpoint": the tiny checkpoint exported, "rc": (float run, int8 run) exit
-    statuses, "report": report.json}: see tests/export_matrix_job.py."""
+    """{"out": folder, "checkpoint": the tiny checkpoint exported, "rc": the run's exit status,
+    "report": report.json}: see tests/export_matrix_job.py."""
     pytest.importorskip("torch")
     import export_matrix_job as em
 

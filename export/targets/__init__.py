@@ -7,6 +7,9 @@ it), `batch` (0 = dynamic), a docstring saying what "int8" means for it, and
 - `export(module, sample_inputs, out_path, int8, calib, metadata, **options) -> Exported`: writes
   the artifact atomically (temporary name in the same folder, then `os.replace` / rename), metadata
   embedded, and returns its path with the facts of that export (e.g. delegate partitions);
+- `int8_from_float()` / `quantize(float_artifact, out_path, calib, metadata) -> Exported`: for the
+  targets whose int8 is a post-pass on the float artifact (ONNX, TFLite dynamic-range, CoreML), the
+  int8 artifact made from a float one, so `lrdif-export --int8 --keep-float` converts once;
 - `verify(artifact, data) -> dict`: reads the metadata back with the SDK's `read_metadata`, checks
   the artifact's own structure, runs it through the SDK's own backend
   (`lrdif.sdk.backends.load_backend`, the product path: uint8 crops in, the SDK's preprocessing)
@@ -148,6 +151,26 @@ class Target:
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, **options: Any) -> Exported:
         raise NotImplementedError
+
+    def int8_from_float(self) -> bool:
+        """Whether this target's int8 artifact is a post-pass on its float artifact (`quantize`), so
+        that one conversion serves both variants (`lrdif-export --int8 --keep-float`)."""
+        return False
+
+    def quantize(self, float_artifact: Path, out_path: Path, calib: Any, metadata: ModelMetadata,
+                 **options: Any) -> Exported:
+        """The int8 artifact made from this target's float artifact (only where `int8_from_float`)."""
+        raise NotImplementedError(f"{self.name}: int8 is not made from the float artifact")
+
+    def _export_int8_via_float(self, convert: Callable[[Path], dict[str, Any]], out_path: Path, calib: Any,
+                               metadata: ModelMetadata, **options: Any) -> Exported:
+        """`export(int8=True)` of an `int8_from_float` target: `convert(path)` writes the float
+        artifact into a scratch folder (returning its facts), `quantize` makes the int8 one from it."""
+        with work_dir(out_path) as wd:
+            fp = wd / f"fp32{self.suffix}"
+            info = convert(fp)
+            made = self.quantize(fp, out_path, calib, metadata, **options)
+        return Exported(made.path, {**info, **made.info})
 
     def runs_here(self) -> bool:
         """Whether the artifact's runtime exists on this platform."""

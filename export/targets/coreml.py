@@ -97,6 +97,9 @@ class CoreMLTarget(Target):
         q = "int8-weights" if int8 else "none"
         return f"{q}-fp16" if fp16 else q
 
+    def int8_from_float(self) -> bool:
+        return True
+
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, fp16: bool = False, **options: Any) -> Exported:
         import coremltools as ct
@@ -105,31 +108,44 @@ class CoreMLTarget(Target):
         x = tuple(t[:1] for t in sample_inputs)
         ep = torch.export.export(module, x).run_decompositions({})
         with _guard_fuse_linear_bias():
-            return self._export(ct, ep, x, out_path, int8, metadata, fp16)
-
-    def _export(self, ct: Any, ep: Any, x: tuple, out_path: Path, int8: bool, metadata: ModelMetadata,
-                fp16: bool) -> Exported:
-        ml = ct.convert(
-            ep,
-            inputs=[ct.TensorType(name="image", shape=tuple(x[0].shape), dtype=np.float32),
-                    ct.TensorType(name="landmarks", shape=tuple(x[1].shape), dtype=np.float32)],
-            outputs=[ct.TensorType(name="probabilities"), ct.TensorType(name="logits")],
-            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17,
-            compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32)
+            ml = ct.convert(
+                ep,
+                inputs=[ct.TensorType(name="image", shape=tuple(x[0].shape), dtype=np.float32),
+                        ct.TensorType(name="landmarks", shape=tuple(x[1].shape), dtype=np.float32)],
+                outputs=[ct.TensorType(name="probabilities"), ct.TensorType(name="logits")],
+                convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17,
+                compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32)
         if int8:
-            import coremltools.optimize.coreml as cto
+            ml = self._quantize_weights(ml)
+        info = {"converter": f"coremltools {ct.__version__}", "minimum_deployment_target": "iOS17",
+                "compute_precision": "fp16" if fp16 else "fp32"}
+        return self._save(ml, out_path, metadata, info)
 
-            cfg = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
-                mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=WEIGHT_THRESHOLD))
-            ml = cto.linear_quantize_weights(ml, cfg)
+    def quantize(self, float_artifact: Path, out_path: Path, calib: Any, metadata: ModelMetadata,
+                 **options: Any) -> Exported:
+        """int8 weights of a float `.mlpackage` (its compute precision kept)."""
+        import coremltools as ct
+
+        ml = ct.models.MLModel(str(float_artifact), skip_model_load=True)
+        return self._save(self._quantize_weights(ml), out_path, metadata, {"converter": f"coremltools {ct.__version__}"})
+
+    @staticmethod
+    def _quantize_weights(ml: Any) -> Any:
+        import coremltools.optimize.coreml as cto
+
+        cfg = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=WEIGHT_THRESHOLD))
+        with _guard_fuse_linear_bias():
+            return cto.linear_quantize_weights(ml, cfg)
+
+    @staticmethod
+    def _save(ml: Any, out_path: Path, metadata: ModelMetadata, info: dict[str, Any]) -> Exported:
         ml.short_description = (f"lrdif facial expression ({metadata.num_classes} classes), "
                                 f"{metadata.model_name} {metadata.model_version}")
         ml.author = "lrdif"
         ml.license = metadata.licence
         ml.version = metadata.model_version
         ml.user_defined_metadata[METADATA_KEY] = metadata.to_json()
-        info = {"converter": f"coremltools {ct.__version__}", "minimum_deployment_target": "iOS17",
-                            "compute_precision": "fp16" if fp16 else "fp32"}
         with atomic_path(Path(out_path)) as tmp:
             ml.save(str(tmp))
         return Exported(Path(out_path), info)

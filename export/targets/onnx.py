@@ -153,45 +153,63 @@ class OnnxTarget(Target):
     def quantisation(self, int8: bool, fp16: bool = False) -> str:
         return "int8-qdq-conv-w8-linear" if int8 else "none"
 
+    def int8_from_float(self) -> bool:
+        return True
+
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, opset: int = DEFAULT_OPSET, **options: Any) -> Exported:
-        import onnx
-        import torch
-
         from lrdif.sdk.artifact_metadata import embed_metadata
+
+        def convert(path: Path) -> dict[str, Any]:
+            return self._convert(module, sample_inputs, path, opset)
 
         if int8:
             require_calib(calib, self.name)
-        out_path = Path(out_path)
+            return self._export_int8_via_float(convert, out_path, calib, metadata)
+        with atomic_path(Path(out_path)) as tmp:
+            info = convert(tmp)
+            embed_metadata(tmp, metadata, format="onnx")
+        return Exported(Path(out_path), info)
+
+    @staticmethod
+    def _convert(module: Any, sample_inputs: tuple, path: Path, opset: int) -> dict[str, Any]:
+        """The float graph (no metadata) at `path`; returns the exporter facts."""
+        import onnx
+        import torch
+
         image, landmarks = sample_inputs
         if image.shape[0] < 2:  # a batch of 1 would let torch.export specialise the batch dim
             image, landmarks = image.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1)
         names = dict(input_names=["image", "landmarks"], output_names=["probabilities", "logits"])
         info: dict[str, Any] = {"opset": opset}
-        with work_dir(out_path) as wd, atomic_path(out_path) as tmp:
-            fp32 = wd / "fp32.onnx" if int8 else tmp
-            if opset >= 18:
-                batch = torch.export.Dim("batch", min=1, max=4096)
-                torch.onnx.export(module, (image, landmarks), str(fp32), dynamo=True, external_data=False,
-                                  opset_version=opset, dynamic_shapes={"image": {0: batch}, "landmarks": {0: batch}},
-                                  verbose=False, **names)
-                info["exporter"] = "torch.onnx.export(dynamo=True)"
-            else:
-                torch.onnx.export(module, (image, landmarks), str(fp32), dynamo=False, opset_version=opset,
-                                  dynamic_axes={n: {0: "batch"} for n in names["input_names"] + names["output_names"]},
-                                  **names)
-                info["exporter"] = "torch.onnx.export(dynamo=False)"
-            written = {o.domain: o.version for o in onnx.load(str(fp32), load_external_data=False).opset_import}
-            if written.get("", written.get("ai.onnx")) != opset:
-                raise RuntimeError(f"asked for opset {opset}, the exporter wrote {written}")
-            if int8:
-                pre = wd / "pre.onnx"
-                preprocess_for_int8(fp32, pre)
-                quantize_qdq(pre, tmp, calib)
-                info["calibration_samples"] = len(calib)
-                info["weight_only_int8_tensors"] = quantize_weights_int8(tmp)
+        if opset >= 18:
+            batch = torch.export.Dim("batch", min=1, max=4096)
+            torch.onnx.export(module, (image, landmarks), str(path), dynamo=True, external_data=False,
+                              opset_version=opset, dynamic_shapes={"image": {0: batch}, "landmarks": {0: batch}},
+                              verbose=False, **names)
+            info["exporter"] = "torch.onnx.export(dynamo=True)"
+        else:
+            torch.onnx.export(module, (image, landmarks), str(path), dynamo=False, opset_version=opset,
+                              dynamic_axes={n: {0: "batch"} for n in names["input_names"] + names["output_names"]},
+                              **names)
+            info["exporter"] = "torch.onnx.export(dynamo=False)"
+        written = {o.domain: o.version for o in onnx.load(str(path), load_external_data=False).opset_import}
+        if written.get("", written.get("ai.onnx")) != opset:
+            raise RuntimeError(f"asked for opset {opset}, the exporter wrote {written}")
+        return info
+
+    def quantize(self, float_artifact: Path, out_path: Path, calib: Any, metadata: ModelMetadata,
+                 **options: Any) -> Exported:
+        from lrdif.sdk.artifact_metadata import embed_metadata
+
+        require_calib(calib, self.name)
+        with work_dir(out_path) as wd, atomic_path(Path(out_path)) as tmp:
+            pre = wd / "pre.onnx"
+            preprocess_for_int8(Path(float_artifact), pre)
+            quantize_qdq(pre, tmp, calib)
+            info = {"calibration_samples": len(calib), "weight_only_int8_tensors": quantize_weights_int8(tmp)}
             embed_metadata(tmp, metadata, format="onnx")
-        return Exported(out_path, info)
+        return Exported(Path(out_path), info)
 
     def _session(self, artifact: Path, threads: int):
         import onnxruntime as ort

@@ -85,6 +85,9 @@ class TFLiteTarget(Target):
             return "none"
         return "int8-static-pt2e-int8-io" if self.int8_mode == "static" else "int8-dynamic-wi8-afp32"
 
+    def int8_from_float(self) -> bool:
+        return self.int8_mode == "dynamic"
+
     def export(self, module: Any, sample_inputs: tuple, out_path: Path, int8: bool, calib: Any,
                metadata: ModelMetadata, **options: Any) -> Exported:
         import litert_torch
@@ -93,20 +96,36 @@ class TFLiteTarget(Target):
 
         image, landmarks = (t[:1] for t in sample_inputs)
         kwargs = {"image": image, "landmarks": landmarks}
-        out_path = Path(out_path)
         info: dict[str, Any] = {"converter": f"litert_torch {getattr(litert_torch, '__version__', '')}".strip()}
-        with atomic_path(out_path) as tmp:
-            if int8 and self.int8_mode == "static":
-                edge = self._convert_static(_named(module), kwargs, calib, info)
+
+        def convert(path: Path) -> dict[str, Any]:
+            litert_torch.convert(_named(module), sample_kwargs=kwargs).export(str(path))
+            return info
+
+        if int8 and self.int8_from_float():
+            return self._export_int8_via_float(convert, out_path, calib, metadata)
+        with atomic_path(Path(out_path)) as tmp:
+            if int8:
+                self._convert_static(_named(module), kwargs, calib, info).export(str(tmp))
             else:
-                edge = litert_torch.convert(_named(module), sample_kwargs=kwargs)
-            edge.export(str(tmp))
-            if int8 and self.int8_mode == "dynamic":
-                _quantize_dynamic(tmp)
-                info["int8_mode"] = "dynamic (ai-edge-quantizer dynamic_wi8_afp32)"
+                convert(tmp)
             embed_metadata(tmp, metadata, format="tflite")
             self._smoke_test(tmp, metadata)
-        return Exported(out_path, info)
+        return Exported(Path(out_path), info)
+
+    def quantize(self, float_artifact: Path, out_path: Path, calib: Any, metadata: ModelMetadata,
+                 **options: Any) -> Exported:
+        """Dynamic-range int8 of a float `.tflite` (its metadata zip dropped first)."""
+        from lrdif.sdk.artifact_metadata import embed_metadata, tflite_flatbuffer
+
+        if not self.int8_from_float():
+            raise NotImplementedError(f"tflite {self.int8_mode} int8 is converted from the model, not the float file")
+        with atomic_path(Path(out_path)) as tmp:
+            tmp.write_bytes(tflite_flatbuffer(Path(float_artifact).read_bytes()))
+            _quantize_dynamic(tmp)
+            embed_metadata(tmp, metadata, format="tflite")
+            self._smoke_test(tmp, metadata)
+        return Exported(Path(out_path), {"int8_mode": "dynamic (ai-edge-quantizer dynamic_wi8_afp32)"})
 
     def _convert_static(self, named: Any, kwargs: dict, calib: Any, info: dict) -> Any:
         """Full-integer PT2E (`--tflite-int8 static`): int8 activations calibrated on the crops."""
