@@ -56,8 +56,8 @@ def input_size_of(runnable: list[dict], checkpoint: str | None) -> int:
         except Exception:
             pass
     if checkpoint:
-        from benchmarks.model_api import load_inference
-        return load_inference(checkpoint)[1]["input_size"]
+        from lrdif.export.graph import load_inference
+        return int(load_inference(checkpoint).cfg.input_size)
     return 64
 
 

@@ -168,17 +168,15 @@ def mode_gemm(spec: dict) -> dict:
 def mode_torch_latency(spec: dict) -> dict:
     """Torch eager reference: the checkpoint's inference module, same inputs as the artifacts."""
     import torch
-    from benchmarks import model_api
+    from lrdif.export.graph import load_inference
     from lrdif.sdk.backends.base import preprocess
-    from lrdif.sdk.metadata import CropSpec, ModelMetadata
     torch.set_num_threads(int(spec["threads"]))
     t0 = time.perf_counter()
-    mod, meta = model_api.load_inference(spec["checkpoint"], steps=spec.get("steps"))
+    graph = load_inference(spec["checkpoint"], steps=spec.get("steps"))
+    mod = graph.module
     t_load = time.perf_counter() - t0
-    size = int(meta.get("input_size", 64))
-    crops, lm = synthetic_inputs(size)
-    ti, tl = torch.from_numpy(preprocess(crops, ModelMetadata(input_size=size, crop=CropSpec(size=size)))), \
-        torch.from_numpy(lm)
+    crops, lm = synthetic_inputs(graph.metadata.input_size)
+    ti, tl = torch.from_numpy(preprocess(crops, graph.metadata)), torch.from_numpy(lm)
     with torch.inference_mode():
         t1 = time.perf_counter()
         mod(ti, tl)

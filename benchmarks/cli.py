@@ -26,10 +26,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=200, help="timed iterations per process (default 200)")
     p.add_argument("--warmup", type=int, default=20, help="untimed warm-up iterations (default 20)")
     p.add_argument("--threads", default=None, help="thread counts, comma separated (default 1,2; smoke 1)")
-    p.add_argument("--export-with", choices=("auto", "lrdif", "bench"), default=None,
-                   help="without --artifacts: export the tiny preset with lrdif-export ('lrdif'), the "
-                        "benchmark's own float exporter ('bench'), or lrdif-export if present ('auto', "
-                        "default; smoke default 'bench': fast, no verification)")
     p.add_argument("--smoke", action="store_true", help="a few iterations, tiny model, small data")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="where RESULTS.md and results/ (JSON + PNG) go (default benchmarks/)")
@@ -87,8 +83,6 @@ def _apply_defaults(args) -> None:
         args.conditions = "none,lowlight" if args.smoke else "none,udc-toled,udc-poled,lowlight"
     if args.threads is None:
         args.threads = "1" if args.smoke else "1,2"
-    if args.export_with is None:
-        args.export_with = "bench" if args.smoke else "auto"
 
 
 def _artifacts(args, results: dict, log):
@@ -99,7 +93,7 @@ def _artifacts(args, results: dict, log):
         from benchmarks.prepare import prepare_smoke_artifacts
         tmp = tempfile.TemporaryDirectory(prefix="lrdif-bench-art-")
         log("== export (tiny preset, no --artifacts given)")
-        prov = prepare_smoke_artifacts(Path(tmp.name), log=log, exporter=args.export_with)
+        prov = prepare_smoke_artifacts(Path(tmp.name), log=log)
         results["export"] = prov
         art_dir = Path(tmp.name)
         if args.checkpoint is None:

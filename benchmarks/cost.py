@@ -7,9 +7,9 @@ from benchmarks.proc import run_child
 def model_cost(checkpoint: str | None, steps: int | None = None) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    from benchmarks.model_api import load_inference
-    mod, info = load_inference(checkpoint, steps)
-    s = info["input_size"]
+    from lrdif.export.graph import load_inference
+    graph = load_inference(checkpoint, steps)
+    mod, s = graph.module, int(graph.cfg.input_size)
     img, lm = torch.zeros(1, 3, s, s), torch.full((1, 468, 2), 0.5)
     params = sum(p.numel() for p in mod.parameters())
     buffers = sum(b.numel() for b in mod.buffers())

@@ -1,8 +1,8 @@
 """The paper's Fig. 6 on our model: accuracy vs diffusion steps (1..N) and latency per step count.
 
 Accuracy: the checkpoint's torch inference module with `steps` = 1..N on each eval condition (a
-fresh process per point). Latency: an ONNX export per step count (benchmark's exporter), timed in
-fresh onnxruntime processes like the artifacts. The checkpoint was trained with its own T; other
+fresh process per point). Latency: an ONNX export per step count (`lrdif-export --steps S`), timed
+in fresh onnxruntime processes like the artifacts. The checkpoint was trained with its own T; other
 step counts re-discretise the reverse chain at inference time (no retraining per T, unlike the
 paper) unless per-T checkpoints are given.
 """
@@ -20,12 +20,12 @@ from benchmarks.accuracy import metrics, predict_many
 def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
     if not args.checkpoint:
         return {"skipped": "no checkpoint"}
-    from benchmarks.model_api import load_inference
-    mod, info = load_inference(args.checkpoint)
-    trained_steps = getattr(mod, "steps", None)
-    if info.get("standin") is False and not getattr(mod, "diffusion", True):
+    from lrdif.export.graph import load_inference
+    graph = load_inference(args.checkpoint)
+    trained_steps = graph.steps
+    if not graph.cfg.diffusion:
         return {"skipped": "the checkpoint has no diffusion (diffusion=False)"}
-    size = info["input_size"]
+    size = int(graph.cfg.input_size)
     steps_list = list(range(1, args.max_steps + 1))
     out: dict = {"trained_steps": trained_steps, "steps": steps_list, "accuracy": [], "latency": []}
     if not args.skip_accuracy:
@@ -46,21 +46,14 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
         for s in steps_list:
             log(f"   steps {s}: " + ", ".join(f"{r['condition']} {100 * (r.get('acc8') or 0):.2f}%"
                                            for r in out["accuracy"] if r["steps"] == s))
-    from benchmarks.standin import export_module
+    # smoke runs export with the legacy exporter (opset 17, ~5 s instead of ~35 s per file; their
+    # latencies are not results), full runs with lrdif-export's default like the shipped artifacts
+    opset = ["--opset", "17"] if args.smoke else []
     with tempfile.TemporaryDirectory(prefix="lrdif-steps-") as td:
         configs = []
-        from benchmarks.prepare import have_exporter
-        use_cli = args.export_with != "bench" and have_exporter() and not info.get("standin")
-        out["exporter"] = "lrdif-export --target onnx --steps S --no-verify" if use_cli else \
-            "benchmarks.standin.export_module (torch.onnx.export)"
+        out["exporter"] = f"lrdif-export --target onnx --steps S --no-verify {' '.join(opset)}".strip()
         for s in steps_list:
-            if use_cli:
-                res = {"onnx": _export_cli(args.checkpoint, s, Path(td) / f"steps{s}")}
-            else:
-                from benchmarks.prepare import _embed_all
-                m, _ = load_inference(args.checkpoint, steps=s)
-                res = export_module(m, Path(td), f"steps{s}", size, targets=("onnx",))
-                _embed_all(res, size, "bench", 8, s, log)     # the SDK backend reads the metadata
+            res = {"onnx": _export_cli(args.checkpoint, s, Path(td) / f"steps{s}", opset)}
             if "path" not in res["onnx"]:
                 out["latency"].append({"steps": s, "error": res["onnx"]["error"]})
                 continue
@@ -78,12 +71,12 @@ def measure(args, cdir: Path, threads: list[int], log=print) -> dict:
     return out
 
 
-def _export_cli(checkpoint: str, steps: int, out: Path) -> dict:
+def _export_cli(checkpoint: str, steps: int, out: Path, extra: list[str]) -> dict:
     import subprocess
     import sys
     from benchmarks.sysinfo import ROOT
     p = subprocess.run([sys.executable, "-m", "lrdif.export.cli", "--target", "onnx", "--steps", str(steps),
-                        "--no-verify", "-q", "--checkpoint", str(checkpoint), "--out", str(out)],
+                        "--no-verify", "-q", "--checkpoint", str(checkpoint), "--out", str(out), *extra],
                        cwd=ROOT, capture_output=True, text=True)
     found = sorted(Path(out).glob("*.onnx")) if Path(out).exists() else []
     if p.returncode or not found:

@@ -150,34 +150,30 @@ def test_markdown_and_plots_written(smoke_run):
 
 def test_own_export_path_without_artifacts(tmp_path):
     """What `python -m benchmarks --smoke` does without `--artifacts` (`prepare_smoke_artifacts`: the
-    benchmark's own float exporter, then the metadata the SDK needs), cheaply: the tiny preset
-    through it to ONNX, and the exporter's LiteRT / ExecuTorch branches on the stand-in module (the
-    same converter calls; the tiny model's LiteRT / ExecuTorch conversions are the export matrix's).
-    Every file is found by the harness and runs in the SDK backend its latency children use."""
+    untrained tiny preset through `lrdif-export`, the project's one exporter, metadata included),
+    cheaply: ONNX only, with the legacy exporter (`--opset 17`, seconds instead of half a minute; the
+    tiny model's conversions to every target are the export matrix's). The file is found by the
+    harness and runs in the SDK backend its latency children use; a target that fails is reported."""
     import numpy as np
 
     from benchmarks.artifacts import discover
-    from benchmarks.prepare import _embed_all, prepare_smoke_artifacts
-    from benchmarks.standin import export_module, make_standin
+    from benchmarks.prepare import prepare_smoke_artifacts
     from lrdif.sdk.backends import load_backend
 
     quiet = lambda *a: None  # noqa: E731
-    info = prepare_smoke_artifacts(tmp_path / "tiny", targets=("onnx",), exporter="bench", log=quiet)
-    assert info["model"].startswith("tiny preset") and info["exporter"].startswith("benchmarks.standin.export_module")
-    assert Path(info["checkpoint"]).is_file()
-    res = export_module(make_standin(32), tmp_path / "standin", "standin", 32, targets=("tflite", "executorch"))
-    _embed_all(res, 32, "standin", 8, 4, log=quiet)
-    for r in (*info["export"].values(), *res.values()):
-        assert "path" in r and "metadata_error" not in r, r
+    info = prepare_smoke_artifacts(tmp_path / "tiny", targets=("onnx",), log=quiet, extra=("--opset", "17"))
+    assert info["model"].startswith("tiny preset") and info["exporter"].startswith("lrdif-export")
+    assert Path(info["checkpoint"]).is_file() and info["export"]["onnx"]["returncode"] == 0, info
     from benchmarks.report import _sec_footer      # RESULTS.md's note on a run that exported its own artifacts
     md: list[str] = []
     _sec_footer(md.append, {"export": info, "timings_s": {}}, {}, None)
     assert f"Exported by the run: {info['model']} via {info['exporter']}." in "".join(md)
-    found = [a for d in ("tiny", "standin") for a in discover(tmp_path / d)[0]]
-    assert sorted(a["runtime"] for a in found) == ["executorch", "litert", "onnxruntime"], found
+    found, _ = discover(tmp_path / "tiny")
+    assert [a["runtime"] for a in found] == ["onnxruntime"], found
     rng = np.random.default_rng(0)
     crops, lm = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8), rng.random((2, 468, 2), dtype=np.float32)
-    for a in found:
-        assert a["metadata"]["preset"] == ("tiny" if a["runtime"] == "onnxruntime" else "standin"), a
-        probs, _ = load_backend(a["path"], num_threads=1).run(crops, lm)
-        assert probs.shape == (2, 8) and np.allclose(probs.sum(1), 1.0, atol=1e-5), a["name"]
+    assert found[0]["metadata"]["preset"] == "tiny"
+    probs, _ = load_backend(found[0]["path"], num_threads=1).run(crops, lm)
+    assert probs.shape == (2, 8) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    with pytest.raises(RuntimeError, match="lrdif-export made no artifact"):
+        prepare_smoke_artifacts(tmp_path / "bad", targets=("onnx",), log=quiet, extra=("--opset", "9"))

@@ -56,6 +56,16 @@ def save_checkpoint(path: str | os.PathLike, model: LRDif, cfg: LRDifConfig, sta
     return atomic_write(path, lambda f: torch.save(ckpt, f))
 
 
+def write_untrained(path: str | os.PathLike, preset: str = "tiny", seed: int = 0) -> Path:
+    """A randomly initialised (torch seed `seed`) `preset` saved as a stage-2 checkpoint: what the
+    export tests and the benchmarks' smoke run export when no trained model is wanted."""
+    from lrdif.training.model import get_config
+
+    torch.manual_seed(seed)
+    cfg = get_config(preset)
+    return save_checkpoint(path, LRDif(cfg), cfg, stage=2, preset=preset, meta={"note": "untrained"})
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dict, validated for format (no model built)."""
     path = Path(path)
