@@ -39,8 +39,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- export matrix
-# The export matrix (tests/export_matrix_job.py: every target x {fp32, int8} of the tiny preset, 7-10 min
-# of single-threaded conversions) is the longest piece of the suite. It is made once per session,
+# The export matrix (tests/export_matrix_job.py: every target x {fp32, int8} of the tiny preset, about
+# 5 min of single-threaded conversions here, 60% of it ExecuTorch lowering) is the longest
+# piece of the suite. It is made once per session,
 # in a child process started as soon as the collected tests are known to need it, so that it runs
 # on the second core while the other tests run; the tests that use it are moved to the end of the
 # run (those that need only its float half, `export_matrix_fp32`, before those that need all of it).
