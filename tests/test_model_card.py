@@ -94,3 +94,36 @@ def test_cli_names_a_file_that_is_not_an_export_report(tmp_path, capsys):
                "--out", str(tmp_path / "card.md"), "--export-report", str(bad)])
     assert rc == 2 and f"not an lrdif-export report.json: {bad}" in capsys.readouterr().err
     assert not (tmp_path / "card.md").exists()
+
+
+def _bench_row(model: str, condition: str, majority_acc: float) -> dict:
+    """An accuracy row as `python -m benchmarks` writes it into results.json (the fields the card reads)."""
+    return {"model": model, "condition": condition, "condition_name": {"none": "clean"}.get(condition, condition),
+            "majority": {"acc8": majority_acc}}
+
+
+def test_int8_bars_from_the_benchmark_full_sets():
+    bench = {"accuracy": {"rows": [_bench_row("torch (checkpoint)", "none", 0.8081),
+                                   _bench_row("torch (checkpoint)", "udc-poled", 0.7667),
+                                   _bench_row("lrdif-mobile-fp32.onnx", "none", 0.8081),
+                                   _bench_row("lrdif-mobile-int8.onnx", "none", 0.8084),
+                                   _bench_row("lrdif-mobile-int8.onnx", "udc-poled", 0.7600)]}}
+    text = "\n".join(bar_verdict({}, None, None, bench))
+    assert "lrdif-mobile-int8.onnx clean (full PrivateTest, python -m benchmarks) accuracy drop in points -0.030 (meets" in text
+    assert "lrdif-mobile-int8.onnx udc-poled (full PrivateTest, python -m benchmarks) accuracy drop in points 0.670 " \
+           "(misses <= 0.50, 0.170 away)" in text
+    assert "fp32" not in text and "1 of 2 met" in text
+
+
+def test_cli_names_a_file_that_is_not_a_benchmark_result(tmp_path, capsys):
+    from lrdif.training.model_card import main
+    from lrdif.training.weights import default_checkpoint_path
+
+    cmds = tmp_path / "commands.txt"
+    cmds.write_text("lrdif-train ...\n")
+    bad = tmp_path / "results.json"
+    bad.write_text('{"accuracy": {"rows": [{"model": "x"}]}}')
+    rc = main(["--checkpoint", str(default_checkpoint_path()), "--evals", str(tmp_path), "--commands", str(cmds),
+               "--out", str(tmp_path / "card.md"), "--benchmark", str(bad)])
+    assert rc == 2 and f"not a benchmarks results.json with accuracy rows: {bad}" in capsys.readouterr().err
+    assert not (tmp_path / "card.md").exists()

@@ -38,7 +38,7 @@ def _load_evals(folder: Path) -> dict[tuple[str, str], dict]:
 
 
 def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibration: dict | None = None,
-           export_entries: dict | None = None) -> str:
+           export_entries: dict | None = None, benchmark: dict | None = None) -> str:
     import torch  # training extra
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -91,7 +91,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
     paper_cfg = PRESETS["paper"]
     lines += _paper_gap(evals, meta, count_macs(inf, model_cfg),
                         count_macs(LRDifInference(LRDif(paper_cfg)), paper_cfg))
-    lines += _calibration(meta, calibration) + bar_verdict(evals, calibration, export_entries)
+    lines += _calibration(meta, calibration) + bar_verdict(evals, calibration, export_entries, benchmark)
     lines += ["", "## Reproduce", "", "```bash"]
     lines += train_commands
     lines += ["```", ""]
@@ -259,8 +259,26 @@ def _int8_rows(export_entries: dict | None) -> list[tuple[str, bool] | None]:
     return rows
 
 
-def bar_verdict(evals: dict, calibration: dict | None, export_entries: dict | None = None) -> list[str]:
-    """Every bar of issue #12 that the evals (calibration.json, lrdif-export reports) measure, each with its gap."""
+def _benchmark_int8_rows(benchmark: dict | None) -> list[tuple[str, bool] | None]:
+    """int8 accuracy drop against torch on the full PrivateTest sets, FER+ majority protocol, from
+    `python -m benchmarks`' results.json (every runnable int8 artifact x condition)."""
+    if not benchmark:
+        return []
+    rows = benchmark["accuracy"]["rows"]
+    torch_acc = {r["condition"]: r["majority"]["acc8"] for r in rows if r["model"].startswith("torch")}
+    out: list[tuple[str, bool] | None] = []
+    for r in rows:
+        if "int8" in r["model"] and r["condition"] in torch_acc and r.get("majority"):
+            drop = 100.0 * (torch_acc[r["condition"]] - r["majority"]["acc8"])
+            out.append(_bar(f"{r['model']} {r['condition_name']} (full PrivateTest, python -m benchmarks) "
+                            f"accuracy drop in points", drop, INT8_DROP_POINTS, False))
+    return out
+
+
+def bar_verdict(evals: dict, calibration: dict | None, export_entries: dict | None = None,
+                benchmark: dict | None = None) -> list[str]:
+    """Every bar of issue #12 that the evals (calibration.json, lrdif-export reports, the benchmarks'
+    results.json) measure, each with its gap."""
     mj = {c: _majority(evals.get(("private", c))) for c, _ in CONDITIONS}
     rows = [_bar(f"majority {c}", (mj[c] or {}).get("accuracy"), b) for c, b in BARS.items()]
     clean = mj["clean"] or {}
@@ -273,7 +291,7 @@ def bar_verdict(evals: dict, calibration: dict | None, export_entries: dict | No
     for c, v in ((calibration or {}).get("conditions") or {}).items():
         if c in ("none", "udc-poled", "lowlight"):
             rows.append(_bar(f"ECE {c}", v["ece_after"], ECE_BAR, False))
-    rows += _int8_rows(export_entries)
+    rows += _int8_rows(export_entries) + _benchmark_int8_rows(benchmark)
     rows = [r for r in rows if r]
     if not rows:
         return []
@@ -295,6 +313,17 @@ def _export_entries(reports: list[Path]) -> dict:
     return entries
 
 
+def _benchmark(path: Path) -> dict:
+    """A benchmarks results.json with accuracy rows (ValueError naming a file that is not one)."""
+    try:
+        d = json.loads(Path(path).read_text())
+        if not all({"model", "condition", "condition_name"} <= set(r) for r in d["accuracy"]["rows"]):
+            raise KeyError("accuracy rows")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"not a benchmarks results.json with accuracy rows: {path} ({type(e).__name__})") from None
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lrdif.training.model_card", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-report", type=Path, action="append", default=[], metavar="REPORT_JSON",
                    help="an lrdif-export report.json of this checkpoint (repeatable; a later report's entry "
                         "replaces an earlier one's): the int8 bars")
+    p.add_argument("--benchmark", type=Path, default=None, metavar="RESULTS_JSON",
+                   help="results.json of `python -m benchmarks` on this checkpoint's artifacts: int8 bars on "
+                        "the full PrivateTest sets")
     a = p.parse_args(argv)
     for path in (a.checkpoint, a.commands):
         if not path.is_file():
@@ -317,10 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     cal = json.loads(a.calibration.read_text()) if a.calibration else None
     try:
         entries = _export_entries(a.export_report)
+        bench = _benchmark(a.benchmark) if a.benchmark else None
     except ValueError as e:
         print(f"lrdif model_card: {e}", file=sys.stderr)
         return 2
-    text = render(a.checkpoint, a.evals, a.commands.read_text().strip().splitlines(), cal, entries)
+    text = render(a.checkpoint, a.evals, a.commands.read_text().strip().splitlines(), cal, entries, bench)
     atomic_write_bytes(a.out, text.encode())
     print(f"wrote {a.out}")
     return 0
