@@ -306,7 +306,7 @@ def embed_metadata(path: str | os.PathLike, metadata: ModelMetadata, format: str
         if data[4:8] != b"TFL3":
             raise MetadataError(f"{p}: not a TFLite flatbuffer (no TFL3 identifier)")
         old = _tflite_zip(data)
-        core = data[:_tflite_flatbuffer_end(data)]
+        core = tflite_flatbuffer(data)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
             if old is not None:  # keep other associated files (e.g. from the metadata populator)

@@ -82,16 +82,22 @@ def test_int8_bars_come_from_the_export_reports():
     assert "3 of 4 met" in text
 
 
-def test_cli_names_a_file_that_is_not_an_export_report(tmp_path, capsys):
+def _card_cli(tmp_path, flag: str, bad_text: str) -> tuple[int, Path]:
+    """Run the model-card CLI with one bad input file given to `flag`: (exit status, that file)."""
     from lrdif.training.model_card import main
     from lrdif.training.weights import default_checkpoint_path
 
     cmds = tmp_path / "commands.txt"
     cmds.write_text("lrdif-train ...\n")
-    bad = tmp_path / "report.json"
-    bad.write_text("{}")
+    bad = tmp_path / "bad.json"
+    bad.write_text(bad_text)
     rc = main(["--checkpoint", str(default_checkpoint_path()), "--evals", str(tmp_path), "--commands", str(cmds),
-               "--out", str(tmp_path / "card.md"), "--export-report", str(bad)])
+               "--out", str(tmp_path / "card.md"), flag, str(bad)])
+    return rc, bad
+
+
+def test_cli_names_a_file_that_is_not_an_export_report(tmp_path, capsys):
+    rc, bad = _card_cli(tmp_path, "--export-report", "{}")
     assert rc == 2 and f"not an lrdif-export report.json: {bad}" in capsys.readouterr().err
     assert not (tmp_path / "card.md").exists()
 
@@ -116,14 +122,6 @@ def test_int8_bars_from_the_benchmark_full_sets():
 
 
 def test_cli_names_a_file_that_is_not_a_benchmark_result(tmp_path, capsys):
-    from lrdif.training.model_card import main
-    from lrdif.training.weights import default_checkpoint_path
-
-    cmds = tmp_path / "commands.txt"
-    cmds.write_text("lrdif-train ...\n")
-    bad = tmp_path / "results.json"
-    bad.write_text('{"accuracy": {"rows": [{"model": "x"}]}}')
-    rc = main(["--checkpoint", str(default_checkpoint_path()), "--evals", str(tmp_path), "--commands", str(cmds),
-               "--out", str(tmp_path / "card.md"), "--benchmark", str(bad)])
+    rc, bad = _card_cli(tmp_path, "--benchmark", '{"accuracy": {"rows": [{"model": "x"}]}}')
     assert rc == 2 and f"not a benchmarks results.json with accuracy rows: {bad}" in capsys.readouterr().err
     assert not (tmp_path / "card.md").exists()
