@@ -32,15 +32,36 @@ def _tensors(node, prefix=""):
             yield from _tensors(v, f"{prefix}[{i}]")
 
 
-def _compare(path: str, a: np.ndarray, b: np.ndarray) -> None:
+def _grey_level(index: dict) -> float:
+    """One grey level of a uint8 crop in the emotion model's normalised input, (1/255)/std."""
+    md = index["metadata"]
+    md = json.loads(md) if isinstance(md, str) else md
+    return max(1.0 / (255.0 * s) for s in md["std"])
+
+
+# (rtol, atol) by tensor name for float tensors. Another CPU or runtime build moves the detectors'
+# outputs by ~1e-4, which flips single pixels of a warped input by one grey level (allowed below);
+# the models' outputs on such inputs moved by up to: logits 0.017, presence 0.015, landmarks 0.019 px,
+# boxes 0.009 px, affines 0.006, probabilities 0.0018 (this AVX2 EPYC against the committed vectors).
+# The tolerances give ~3x that; a changed crop, normalisation or model moves them far more.
+FLOAT_TOLERANCES = {"logits": (1e-3, 0.05), "presence_logit": (1e-3, 0.05), "landmarks": (1e-4, 0.05),
+                    "boxes": (1e-4, 0.03), "affines": (1e-4, 0.02), "probabilities": (0.0, 5e-3)}
+
+
+def _compare(path: str, a: np.ndarray, b: np.ndarray, grey_level: float) -> None:
     assert a.shape == b.shape, f"{path}: shape {a.shape} != committed {b.shape}"
-    if a.dtype == np.uint8:
+    name = path.rsplit("/", 1)[-1]
+    if name == "image":
+        # preprocess(crops): the crops may differ by one grey level (below), so may this, and no more
+        np.testing.assert_allclose(a, b, rtol=0, atol=grey_level * 1.0001, err_msg=path)
+    elif a.dtype == np.uint8:
         diff = int(np.abs(a.astype(int) - b.astype(int)).max(initial=0))
         assert diff <= 1, f"{path}: pixels differ by {diff} grey levels"
     elif a.dtype == np.int32:
         np.testing.assert_array_equal(a, b, err_msg=path)
     else:
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-3, err_msg=path)
+        rtol, atol = FLOAT_TOLERANCES.get(name, (1e-4, 2e-3))
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=path)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +89,7 @@ def test_committed_golden_vectors_match_the_sdk(regenerated):
                 assert nf["faces"][key] == of["faces"][key], f"{where}: {key}"
             for (p, ne), (_, oe) in zip(_tensors(nf), _tensors(of), strict=True):
                 _compare(where + p, golden.read_tensor(new_blobs[nf["file"]], ne),
-                         golden.read_tensor(old_blobs[of["file"]], oe))
+                         golden.read_tensor(old_blobs[of["file"]], oe), _grey_level(old_index))
                 checked += 1
             for nc_, oc_ in zip(nf["calls"], of["calls"]):
                 if "roi" in nc_:
