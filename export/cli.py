@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lrdif.export.data import MIN_CALIB
+from lrdif.export.data import DEFAULT_CALIB, MIN_CALIB
 from lrdif.export.graph import ExportError, UsageError, default_checkpoint
 
 PROG = "lrdif-export"
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--checkpoint", default=None, help=f"stage-2 checkpoint (default: the shipped model {default_checkpoint()})")
     ap.add_argument("--out", default="lrdif_export", help="output folder (default ./lrdif_export)")
     ap.add_argument("--calib", default=None, help="calibration dataset for static int8 (default: FERPlus npz, training split)")
-    ap.add_argument("--calib-size", type=int, default=MIN_CALIB, help=f"class-balanced calibration crops (>= {MIN_CALIB})")
+    ap.add_argument("--calib-size", type=int, default=DEFAULT_CALIB,
+                    help=f"class-balanced calibration crops (>= {MIN_CALIB}; default {DEFAULT_CALIB})")
     ap.add_argument("--allow-small-calib", action="store_true", help=f"allow --calib-size < {MIN_CALIB} (tests only)")
     ap.add_argument("--verify-data", default=None, help="verification dataset (default: FERPlus npz, PrivateTest split)")
     ap.add_argument("--verify-size", type=int, default=500, help="verification crops per set (clean, UDC; default 500)")

@@ -28,6 +28,7 @@ import numpy as np
 
 CALIB_KINDS = ("none", "udc-toled", "udc-poled", "lowlight")
 MIN_CALIB = 300
+DEFAULT_CALIB = 1200   # lrdif-export's --calib-size: chosen on PublicTest (export/README.md)
 
 
 class DataError(RuntimeError):

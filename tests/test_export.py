@@ -240,6 +240,16 @@ def test_onnx_int8_scheme(export_matrix):
     assert all(src(n.input[0]) == "DequantizeLinear" for n in quantised)   # and uint8 activation
     assert any("LayerNorm" in node_namespace(n) for n in convs)
     assert not any("LayerNorm" in node_namespace(n) for n in quantised)
+    stem = [n for n in convs if "/udcformer.stem:" in node_namespace(n)]     # ONNX_FLOAT_SCOPES
+    assert stem and not set(n.name for n in stem) & set(n.name for n in quantised)
+
+
+def test_onnx_calibration_options():
+    from lrdif.export.targets.onnx import calib_batch, quantize_qdq
+
+    with pytest.raises(ValueError, match="unknown calibration method 'kl'"):
+        quantize_qdq(Path("in.onnx"), Path("out.onnx"), None, method="kl")
+    assert [calib_batch(n) for n in (1200, 300, 32, 7, 301, 1)] == [20, 20, 16, 7, 7, 1]
 
 
 def test_executorch_reports_partitions(export_matrix):
