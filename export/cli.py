@@ -35,6 +35,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _verify_size(text: str) -> int | None:
+    """--verify-size: a positive count, or "all" (None: every face of the verification split)."""
+    if text == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or 'all', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lrdif.export.targets import TARGETS
 
@@ -52,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"class-balanced calibration crops (>= {MIN_CALIB}; default {DEFAULT_CALIB})")
     ap.add_argument("--allow-small-calib", action="store_true", help=f"allow --calib-size < {MIN_CALIB} (tests only)")
     ap.add_argument("--verify-data", default=None, help="verification dataset (default: FERPlus npz, PrivateTest split)")
-    ap.add_argument("--verify-size", type=int, default=500, help="verification crops per set (clean, UDC; default 500)")
+    ap.add_argument("--verify-size", type=_verify_size, default=None, metavar="N|all",
+                    help="verification crops per set (clean, UDC; default all of the test split: a 1-point "
+                         "int8 bar needs them, export/README.md)")
     ap.add_argument("--opset", type=int, default=18, help="ONNX opset, 13-23 (default 18)")
     ap.add_argument("--steps", type=int, default=None, help="diffusion steps unrolled in the graph (default: the config's T)")
     ap.add_argument("--tflite-int8", choices=("dynamic", "static"), default="dynamic",
@@ -97,8 +112,6 @@ def _check_args(args: argparse.Namespace) -> tuple[list[Any], Path]:
     if args.calib_size < 1 or (args.calib_size < MIN_CALIB and not args.allow_small_calib):
         raise UsageError(f"--calib-size {args.calib_size} is below {MIN_CALIB} (static int8 needs >= {MIN_CALIB} "
                          f"real crops; --allow-small-calib is for tests)")
-    if args.verify_size < 1:
-        raise UsageError(f"--verify-size must be >= 1, got {args.verify_size}")
     if not 13 <= args.opset <= 23:
         raise UsageError(f"--opset {args.opset} is not supported (13-23)")
     if args.steps is not None and args.steps < 1:
@@ -181,7 +194,7 @@ def _load_data(args: argparse.Namespace, graph: Any, report: dict, log) -> tuple
             report["calibration"] = calib.info
             log(f"calibration classes {calib.info['class_counts']}, split {calib.info['split']}")
         if not args.no_verify:
-            log(f"verification: {args.verify_size} crops from {args.verify_data}, clean + UDC")
+            log(f"verification: {args.verify_size or 'all'} crops from {args.verify_data}, clean + UDC")
             sets = load_verification(args.verify_data, args.verify_size, k, size, progress=not args.quiet, meta=md)
             report["verification"] = sets["clean"].info | {"sets": list(sets)}
             reference = {name: _reference(graph.module, fs, md.temperature) for name, fs in sets.items()}

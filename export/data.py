@@ -126,11 +126,13 @@ def load_calibration(path: str | os.PathLike, n: int, classes: int, size: int = 
         "seed": seed})
 
 
-def load_verification(path: str | os.PathLike, n: int, classes: int, size: int = 64, seed: int = 1,
+def load_verification(path: str | os.PathLike, n: int | None, classes: int, size: int = 64, seed: int = 1,
                       progress: bool = False, meta=None) -> dict[str, FaceSet]:
+    """Clean and UDC sets of `n` random test-split faces (None: all of them)."""
     meta = _meta(meta, size)
     ds, used = _load(path, "test", classes)
     total = len(ds)
+    n = total if n is None else n
     if total < n:
         raise DataError(f"verification data {path} ({used}) has only {total} samples, {n} requested "
                         f"(lower --verify-size)")

@@ -423,6 +423,8 @@ def test_default_checkpoint_missing_is_clear(capsys, monkeypatch, tmp_path):
     (["--opset", "9"], "--opset 9"),
     (["--keep-float"], "--keep-float applies to --int8 runs"),
     (["--bogus-flag"], "unrecognized arguments"),
+    (["--verify-size", "0"], "--verify-size: must be >= 1"),
+    (["--verify-size", "most"], "expected a count or 'all'"),
 ])
 def test_bad_flags_exit_2(capsys, tiny_checkpoint, argv, needle):
     rc, err = _cli(capsys, ["--target", "onnx", "--checkpoint", str(tiny_checkpoint), *argv])
