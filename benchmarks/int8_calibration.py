@@ -80,6 +80,27 @@ def quantise_variant(fp32: Path, out: Path, method: str, n: int, md, percentile:
     quantize_weights_int8(out)
 
 
+def parse_variants(text: str) -> list[tuple[str, str, int, float, tuple[str, ...]]]:
+    """`method:n[:percentile][+scope...]`, comma separated -> [(spec, method, n, percentile, scopes)];
+    ValueError naming the bad item."""
+    from lrdif.export.targets.onnx import CALIB_METHODS
+    out = []
+    for v in filter(None, text.split(",")):
+        spec, _, keep = v.partition("+")
+        parts = spec.split(":")
+        try:
+            if len(parts) not in (2, 3) or parts[0] not in CALIB_METHODS or int(parts[1]) < 1:
+                raise ValueError
+            pct = float(parts[2]) if len(parts) == 3 else 99.999
+            if not 0 < pct <= 100:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"bad variant {v!r}: expected method:n[:percentile][+scope...] with method in "
+                             f"{', '.join(CALIB_METHODS)}, n >= 1, 0 < percentile <= 100") from None
+        out.append((v, parts[0], int(parts[1]), pct, tuple(keep.split("+")) if keep else ()))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.int8_calibration", description=__doc__.split("\n")[0])
     ap.add_argument("fp32", type=Path, help="float artifact: ONNX for --variants, any runtime for --artifacts")
@@ -92,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     from lrdif.sdk.artifact_metadata import read_metadata
+    try:
+        variants = parse_variants(args.variants)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not args.fp32.is_file():
         print(f"error: float artifact not found: {args.fp32}", file=sys.stderr)
         return 2
@@ -99,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = eval_sets(args.split, args.canonical_dir, md.input_size)
     ref = scores_of(args.fp32, sets, args.threads)
     results = []
+
     def report(name: str, q: Path, t0: float) -> None:
         rows = compare(ref, scores_of(q, sets, args.threads), sets)
         res = {"variant": name, "split": args.split, "seconds": round(time.time() - t0, 1), "rows": rows,
@@ -107,13 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res), flush=True)
 
     with tempfile.TemporaryDirectory(prefix="lrdif-int8sel-") as td:
-        for v in filter(None, args.variants.split(",")):
-            spec, _, keep = v.partition("+")         # method:n[:percentile][+scope+scope...]
-            method, n, *pct = spec.split(":")
+        for i, (v, method, n, pct, scopes) in enumerate(variants):
             t0 = time.time()
-            q = Path(td) / f"{method}_{n}.onnx"
-            quantise_variant(args.fp32, q, method, int(n), md, *map(float, pct),
-                             float_scopes=tuple(keep.split("+")) if keep else ())
+            q = Path(td) / f"variant{i}.onnx"
+            quantise_variant(args.fp32, q, method, n, md, pct, float_scopes=scopes)
             report(v, q, t0)
     for a in args.artifacts:
         report(str(a), a, time.time())
