@@ -5,11 +5,11 @@
     python -m benchmarks.int8_calibration FP32.pte --canonical-dir runs/canonical \\
         --variants '' --artifacts A-int8.pte B-int8.pte     # int8 files made by lrdif-export
 
-For each variant `method:n[:percentile][+scope...]` (the convolutions of the modules at these
-paths stay float, `ONNX_FLOAT_SCOPES`; none unless given) the float file is quantised exactly as `lrdif-export --target onnx
---int8` does (`quant_pre_process`, `quantize_qdq` with that calibration method on `n`
-class-balanced training crops mixed over clean / UDC-T / UDC-P / low-light, then the weight-only
-Gemm/MatMul step), and the float and int8 files run through the SDK backend on every face of the
+For each variant `method:n[:percentile][+scope...]` the float file is quantised by
+`lrdif-export --target onnx --int8`'s own `OnnxTarget.quantize` with that calibration method on
+`n` class-balanced training crops mixed over clean / UDC-T / UDC-P / low-light, the convolutions
+of the modules at the `scope` paths kept float (none unless given; the shipped recipe keeps
+`ONNX_FLOAT_SCOPES`). The float and int8 files run through the SDK backend on every face of the
 split (clean, and the canonical `lrdif-degrade` sets, crops cut on the degraded images as
 `lrdif-eval --data` does). Printed per variant and condition: FER+ majority accuracy of float and
 int8, the drop in points, and top-1 agreement. Select on `--split public` (the validation split)
@@ -69,21 +69,19 @@ def compare(ref: dict[str, np.ndarray], q: dict[str, np.ndarray], sets: dict[str
     return rows
 
 
-def quantise_variant(fp32: Path, out: Path, method: str, n: int, md, percentile: float = 99.999,
+def quantise_variant(fp32: Path, out: Path, method: str, n: int, md, percentile: float,
                      float_scopes: tuple[str, ...] = ()) -> None:
+    """`lrdif-export --target onnx --int8`'s own quantiser (`OnnxTarget.quantize`) with these options."""
     from lrdif.export.data import load_calibration
-    from lrdif.export.targets.onnx import preprocess_for_int8, quantize_qdq, quantize_weights_int8
+    from lrdif.export.targets.onnx import OnnxTarget
     calib = load_calibration(FERPLUS, n, md.num_classes, md.input_size, meta=md)
-    pre = out.with_suffix(".pre.onnx")
-    preprocess_for_int8(fp32, pre)
-    quantize_qdq(pre, out, calib, method=method, percentile=percentile, float_scopes=float_scopes)
-    quantize_weights_int8(out)
+    OnnxTarget().quantize(fp32, out, calib, md, method=method, percentile=percentile, float_scopes=float_scopes)
 
 
 def parse_variants(text: str) -> list[tuple[str, str, int, float, tuple[str, ...]]]:
     """`method:n[:percentile][+scope...]`, comma separated -> [(spec, method, n, percentile, scopes)];
     ValueError naming the bad item."""
-    from lrdif.export.targets.onnx import CALIB_METHODS
+    from lrdif.export.targets.onnx import CALIB_METHODS, DEFAULT_PERCENTILE
     out = []
     for v in filter(None, text.split(",")):
         spec, _, keep = v.partition("+")
@@ -91,7 +89,7 @@ def parse_variants(text: str) -> list[tuple[str, str, int, float, tuple[str, ...
         try:
             if len(parts) not in (2, 3) or parts[0] not in CALIB_METHODS or int(parts[1]) < 1:
                 raise ValueError
-            pct = float(parts[2]) if len(parts) == 3 else 99.999
+            pct = float(parts[2]) if len(parts) == 3 else DEFAULT_PERCENTILE
             if not 0 < pct <= 100:
                 raise ValueError
         except ValueError:

@@ -61,12 +61,13 @@ def float_nodes(model, scopes: tuple[str, ...] = ONNX_FLOAT_SCOPES) -> list[str]
 
 
 CALIB_METHODS = ("minmax", "percentile", "entropy")
-DEFAULT_CALIB_METHOD = "percentile"     # 99.999th percentile of each activation's histogram
+DEFAULT_CALIB_METHOD = "percentile"     # DEFAULT_PERCENTILE of each activation's histogram
+DEFAULT_PERCENTILE = 99.999
 
 
 def quantize_qdq(pre: Path, out: Path, calib, nodes_to_exclude: list[str] | None = None,
                  op_types: tuple[str, ...] = QDQ_OP_TYPES, method: str = DEFAULT_CALIB_METHOD,
-                 percentile: float = 99.999, float_scopes: tuple[str, ...] = ONNX_FLOAT_SCOPES) -> None:
+                 percentile: float = DEFAULT_PERCENTILE, float_scopes: tuple[str, ...] = ONNX_FLOAT_SCOPES) -> None:
     """Static QDQ part of `lrdif-export --target onnx --int8`: the `op_types` nodes (default: Conv)
     get per-channel uint8 weights and uint8 activations calibrated over the real calibration crops
     (`method`: percentile (default; `percentile` of each activation's histogram), minmax or
@@ -229,16 +230,20 @@ class OnnxTarget(Target):
         return info
 
     def quantize(self, float_artifact: Path, out_path: Path, calib: Any, metadata: ModelMetadata,
-                 **options: Any) -> Exported:
+                 method: str = DEFAULT_CALIB_METHOD, percentile: float = DEFAULT_PERCENTILE,
+                 float_scopes: tuple[str, ...] = ONNX_FLOAT_SCOPES, **options: Any) -> Exported:
+        """The int8 file from the float one (`quantize_qdq` with these calibration options, then the
+        weight-only Gemm/MatMul step); `benchmarks.int8_calibration` varies the options."""
         from lrdif.sdk.artifact_metadata import embed_metadata
 
         require_calib(calib, self.name)
         with work_dir(out_path) as wd, atomic_path(Path(out_path)) as tmp:
             pre = wd / "pre.onnx"
             preprocess_for_int8(Path(float_artifact), pre)
-            quantize_qdq(pre, tmp, calib)
-            info = {"calibration_samples": len(calib), "calibration_method": f"{DEFAULT_CALIB_METHOD} 99.999",
-                    "float_scopes": list(ONNX_FLOAT_SCOPES), "weight_only_int8_tensors": quantize_weights_int8(tmp)}
+            quantize_qdq(pre, tmp, calib, method=method, percentile=percentile, float_scopes=float_scopes)
+            info = {"calibration_samples": len(calib),
+                    "calibration_method": method + (f" {percentile}" if method == "percentile" else ""),
+                    "float_scopes": list(float_scopes), "weight_only_int8_tensors": quantize_weights_int8(tmp)}
             embed_metadata(tmp, metadata, format="onnx")
         return Exported(Path(out_path), info)
 
