@@ -7,11 +7,14 @@ from lrdif.training import table5
 
 
 def _write(root, seed, kind, protocol, v1, v4):
+    """One lrdif-eval --ablation JSON per seed and kind; its rows carry every protocol's accuracy."""
     d = root / f"seed{seed}"
     d.mkdir(parents=True, exist_ok=True)
-    rows = [{"name": "LRDif_S2-V1", "accuracy": v1}, {"name": "LRDif_S2-V4", "accuracy": v4},
-            {"name": "main checkpoint, inference Z_T = N(0,I)", "accuracy": 0.0, "inference_variant": True}]
-    (d / f"ablation_{kind}_{protocol}.json").write_text(json.dumps({"ablation": rows}))
+    rows = [{"name": "LRDif_S2-V1", "accuracy": v1, "protocols": {protocol: v1, "other": 0.5}},
+            {"name": "LRDif_S2-V4", "accuracy": v4, "protocols": {protocol: v4, "other": 0.5}},
+            {"name": "main checkpoint, inference Z_T = N(0,I)", "accuracy": 0.0, "inference_variant": True,
+             "protocols": {protocol: 0.0, "other": 0.0}}]
+    (d / f"ablation_{kind}.json").write_text(json.dumps({"ablation": rows}))
 
 
 def test_clear_winner_and_spread(tmp_path):
@@ -52,6 +55,7 @@ def test_cli_writes_json_and_png_and_rejects_empty(tmp_path, capsys):
 def test_missing_row_names_the_file(tmp_path):
     d = tmp_path / "seed1"
     d.mkdir()
-    (d / "ablation_udc-poled_all.json").write_text(json.dumps({"ablation": [{"name": "LRDif_S2-V4", "accuracy": 0.7}]}))
-    with pytest.raises(ValueError, match="ablation_udc-poled_all.json"):
+    (d / "ablation_udc-poled.json").write_text(json.dumps(
+        {"ablation": [{"name": "LRDif_S2-V4", "accuracy": 0.7, "protocols": {"all": 0.7}}]}))
+    with pytest.raises(ValueError, match="ablation_udc-poled.json"):
         table5.collect(tmp_path)

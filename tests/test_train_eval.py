@@ -145,6 +145,8 @@ def test_eval_json_and_figures(tiny_npz, work, stage1, stage2):
     names = [row["name"] for row in r["ablation"]]
     assert names[0] == "LRDif_S1" and r["ablation"][0]["ground_truth"] and not r["ablation"][0]["diffusion_model"]
     assert r["ablation"][1]["L_total"] and r["ablation"][1]["insert_noise"]
+    assert all(row["protocols"]["all"] == row["accuracy"] and set(row["protocols"]) == {"all", "majority"}
+               for row in r["ablation"])
     # stage-1 checkpoints evaluate with the ground-truth prior, flagged
     j1 = work / "eval" / "s1.json"
     assert evaluate.main(["--checkpoint", str(stage1 / "best.pt"), "--data", str(tiny_npz), "--json", str(j1),

@@ -412,8 +412,9 @@ def _components(stage: int, cfg, ckpt) -> dict[str, bool]:
 
 
 def _ablation_row(name: str, path, stage: int, cfg, ckpt, per: dict, kinds: list[str]) -> dict[str, Any]:
+    protocols = {p: float(np.mean([per[k]["protocols"][p]["accuracy"] for k in kinds])) for p in per[kinds[0]]["protocols"]}
     return {"name": name, "checkpoint": str(path), "stage": stage, **_components(stage, cfg, ckpt),
-            "accuracy": float(np.mean([per[k]["accuracy"] for k in kinds])),
+            "accuracy": float(np.mean([per[k]["accuracy"] for k in kinds])), "protocols": protocols,
             "per_degradation": {k: per[k]["accuracy"] for k in kinds},
             "macro_f1": float(np.mean([per[k]["macro_f1"] for k in kinds])),
             "mean_class_accuracy": float(np.mean([per[k]["mean_class_accuracy"] for k in kinds]))}

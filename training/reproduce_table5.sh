@@ -5,8 +5,8 @@
 #   V4 (shipped): diffusion, chain started from Z_T = 0 (--no-insert-noise)
 #   V1          : PNET_S2 straight to Z (--no-diffusion)
 # each for EPOCHS stage-2 epochs (shipped: 20; default here 3), then `lrdif-eval --ablation` on the
-# canonical UDC-P and UDC-T PrivateTest sets (all rows and the FER+
-# majority protocol), and the mean / spread over seeds by
+# canonical UDC-P and UDC-T PrivateTest sets (each row: all rows and the FER+ majority protocol),
+# and the mean / spread over seeds by
 # `python -m lrdif.training.table5`. Each step is skipped when its output exists.
 # Env: SEEDS ("1 2"), EPOCHS (3), OUT (runs/table5), CANON (runs/canonical), THREADS (2).
 set -euo pipefail
@@ -29,13 +29,11 @@ for s in $SEEDS; do
   [ -f "$d/v4/last.pt" ] || $S2 --no-insert-noise --threads 1 --out "$d/v4" &
   [ -f "$d/v1/last.pt" ] || $S2 --no-diffusion --threads 1 --out "$d/v1" &
   wait
-  for k in udc-poled udc-toled; do
-    for p in all majority; do
-      j=$d/ablation_${k}_$p.json
-      [ -f "$j" ] || "$BIN/lrdif-eval" --checkpoint "$d/v4/last.pt" --split test --protocol "$p" \
-        --data "$CANON/ferplus_test_${k}_s0_64.npz" --threads "$THREADS" \
-        --ablation V1="$d/v1/last.pt" V4="$d/v4/last.pt" --json "$j"
-    done
+  for k in udc-poled udc-toled; do       # each ablation row holds both protocols
+    j=$d/ablation_$k.json
+    [ -f "$j" ] || "$BIN/lrdif-eval" --checkpoint "$d/v4/last.pt" --split test \
+      --data "$CANON/ferplus_test_${k}_s0_64.npz" --threads "$THREADS" \
+      --ablation V1="$d/v1/last.pt" V4="$d/v4/last.pt" --json "$j"
   done
 done
 "$BIN/python" -m lrdif.training.table5 "$OUT" --json "$OUT/table5.json"

@@ -3,7 +3,8 @@
     python -m lrdif.training.table5 runs/table5 [--json OUT] [--png OUT]
 
 Reads the `lrdif-eval --ablation` JSONs that training/reproduce_table5.sh writes
-(`seedN/ablation_<kind>_<protocol>.json`), and reports per condition and protocol: each seed's
+(`seedN/ablation_<kind>.json`, each row with its accuracy under every protocol), and reports per
+condition and protocol: each seed's
 V1 and V4 accuracy, their mean and sample standard deviation, the paired difference V4 - V1
 (mean, spread, and on how many seeds diffusion was ahead), and a verdict: a variant "wins" only
 when it is ahead on every seed and the mean difference exceeds the seeds' spread of it; otherwise
@@ -19,19 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-FILE_RE = re.compile(r"ablation_(?P<kind>[a-z-]+)_(?P<protocol>all|majority)\.json$")
+FILE_RE = re.compile(r"ablation_(?P<kind>[a-z-]+)\.json$")
 ROWS = {"V1": "LRDif_S2-V1", "V4": "LRDif_S2-V4"}
 
 
-def _accuracy(report: dict, name: str, path: Path) -> float:
+def _accuracies(report: dict, name: str, path: Path) -> dict[str, float]:
+    """{protocol: accuracy} of the ablation row `name`."""
     for row in report.get("ablation", []):
         if row.get("name") == name and not row.get("inference_variant"):
-            return float(row["accuracy"])
+            return {p: float(a) for p, a in row["protocols"].items()}
     raise ValueError(f"{path}: no ablation row {name!r}")
 
 
 def collect(root: Path) -> dict[tuple[str, str], dict[int, dict[str, float]]]:
-    """{(kind, protocol): {seed: {"V1": acc, "V4": acc}}} from root/seed*/ablation_*.json."""
+    """{(kind, protocol): {seed: {"V1": acc, "V4": acc}}} from root/seed*/ablation_<kind>.json."""
     out: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     for sd in sorted(root.glob("seed*")):
         if not sd.name[4:].isdigit():
@@ -41,10 +43,11 @@ def collect(root: Path) -> dict[tuple[str, str], dict[int, dict[str, float]]]:
             if not m:
                 continue
             rep = json.loads(f.read_text())
-            out.setdefault((m["kind"], m["protocol"]), {})[int(sd.name[4:])] = {
-                k: _accuracy(rep, n, f) for k, n in ROWS.items()}
+            acc = {k: _accuracies(rep, n, f) for k, n in ROWS.items()}
+            for p in acc["V4"]:
+                out.setdefault((m["kind"], p), {})[int(sd.name[4:])] = {k: a[p] for k, a in acc.items()}
     if not out:
-        raise ValueError(f"no seed*/ablation_<kind>_<protocol>.json under {root}")
+        raise ValueError(f"no seed*/ablation_<kind>.json under {root}")
     return out
 
 
@@ -59,7 +62,7 @@ def summarise(per_seed: dict[int, dict[str, float]]) -> dict:
     spread = sd(d)
     if len(seeds) > 1 and ahead == len(seeds) and d.mean() > spread:
         verdict = "diffusion (V4) wins"
-    elif len(seeds) > 1 and ahead == 0 and (d < 0).all() and -d.mean() > spread:
+    elif len(seeds) > 1 and (d < 0).all() and -d.mean() > spread:
         verdict = "no diffusion (V1) wins"
     else:
         verdict = "no clear winner"
