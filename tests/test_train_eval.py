@@ -323,3 +323,30 @@ def test_stage2_init_fine_tunes_from_a_stage2_checkpoint(tiny_npz, work, stage1,
     assert train.main(["stage2", "--init", str(stage1 / "best.pt"), *_common(tiny_npz, work, work / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--init" in err and str(stage1 / "best.pt") in err
+
+
+def test_stage2_face_trunk_starts_from_mediapipe_weights(tiny_npz, work, stage2, capsys, monkeypatch):
+    """--face-trunk adds FaceMesh's trunk to a trunkless --init checkpoint, starting from the converted
+    face_landmark.tflite weights; a bad size or a missing weight file is a clear exit 2."""
+    from lrdif.training.facemesh_weights import load_facemesh_state_dict
+    from lrdif.training.model.facemesh import FaceMeshTrunkConfig
+
+    init = stage2 / "best.pt"
+    out = work / "ft_trunk"
+    args = ["stage2", "--init", str(init), "--lr", "1e-9", "--epochs", "1", *_common(tiny_npz, work, out)]
+    assert train.main([*args, "--face-trunk", "64", "--max-steps", "1"]) == 0
+    model, cfg, _ = load_checkpoint(out / "last.pt", expected_stage=2)
+    assert cfg.face_trunk_size == 64
+    want = load_facemesh_state_dict(FaceMeshTrunkConfig(input_size=64))
+    got = model.udcformer.face_trunk.trunk.state_dict()
+    assert set(got) == set(want)
+    for k, v in want.items():                      # lr 1e-9: still MediaPipe's weights
+        assert torch.allclose(got[k], v, atol=1e-5), k
+    capsys.readouterr()
+    assert train.main([*args, "--face-trunk", "48", "--out", str(work / "bad_trunk")]) == 2
+    assert "face_trunk_size" in capsys.readouterr().err
+    monkeypatch.setenv("LRDIF_CACHE_DIR", str(work / "no_models"))
+    assert train.main([*args, "--face-trunk", "64", "--out", str(work / "no_trunk_file")]) == 2
+    err = capsys.readouterr().err
+    assert "--face-trunk" in err and "FaceMesh" in err
+    assert not (work / "no_trunk_file" / "last.pt").exists()

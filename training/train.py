@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop (after validating and saving) once this much wall time has passed")
     p.add_argument("--warmup-prior-epochs", type=float, default=0.0,
                    help="stage2: first train PNET_S2 + denoiser with the KL loss only for this many epochs")
+    p.add_argument("--face-trunk", type=int, default=None, metavar="T",
+                   help="add MediaPipe FaceMesh's pretrained trunk at T x T px (S/2, S or 2S; 128 for mobile) "
+                        "feeding UDCformer's image branch (issue #12); needs lrdif-setup's face_landmark.tflite")
     p.add_argument("--no-diffusion", action="store_true", help="ablation V1: PNET_S2 output used directly as Z")
     p.add_argument("--no-insert-noise", action="store_true",
                    help="ablation V4: stage-2 chain starts from zero, not from the noised teacher Z")
@@ -208,7 +211,22 @@ def _ablation_overrides(args) -> dict[str, Any]:
         ov["diffusion"] = False
     if args.no_insert_noise:
         ov["insert_noise"] = False
+    if args.face_trunk is not None:
+        ov["face_trunk_size"] = args.face_trunk
     return ov
+
+
+def _init_face_trunk(model, had_trunk: bool) -> None:
+    """Start a newly added face trunk from MediaPipe's FaceMesh weights (sha256-checked)."""
+    if not model.cfg.face_trunk_size or had_trunk:
+        return
+    from lrdif.training.facemesh_weights import FaceMeshWeightsError, load_facemesh_state_dict
+    from lrdif.training.model.facemesh import FaceMeshTrunkConfig
+    try:
+        sd = load_facemesh_state_dict(FaceMeshTrunkConfig(input_size=model.cfg.face_trunk_size))
+    except FaceMeshWeightsError as e:
+        raise TrainError(f"--face-trunk: {e}") from None
+    model.udcformer.face_trunk.trunk.load_state_dict(sd, strict=True)
 
 
 def _build_config(preset: str, classes: int, args) -> Any:
@@ -264,6 +282,7 @@ def _stage1_model(args, state: dict | None) -> _Setup:
         model = LRDif(cfg)
     except Exception as e:
         raise TrainError(f"cannot build the model for preset {preset!r}: {e}") from None
+    _init_face_trunk(model, had_trunk=False)
     return _Setup(1, preset, classes, cfg, model)
 
 
@@ -297,13 +316,22 @@ def _stage2_model(args, state: dict | None, out: Path) -> _Setup:
     if classes != tcfg.num_classes:
         raise TrainError(f"--classes {classes} does not match the teacher checkpoint {tpath} "
                          f"({tcfg.num_classes} classes)")
-    cfg = dataclasses.replace(tcfg, **_ablation_overrides(args))
+    try:
+        cfg = dataclasses.replace(tcfg, **_ablation_overrides(args))
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+    had_trunk = bool(tcfg.face_trunk_size)
+    if had_trunk and cfg.face_trunk_size != tcfg.face_trunk_size:
+        raise TrainError(f"--face-trunk {cfg.face_trunk_size} does not match the checkpoint {tpath} "
+                         f"(face trunk at {tcfg.face_trunk_size} px)")
     torch.manual_seed(args.seed)
     model = LRDif(cfg)
     missing, unexpected = model.load_state_dict(tmodel.state_dict(), strict=False)
-    bad = [k for k in list(missing) + list(unexpected) if not k.startswith(("denoiser.", "pnet_s2."))]
+    fresh = ("denoiser.", "pnet_s2.") + (() if had_trunk else ("udcformer.face_trunk.",))
+    bad = [k for k in list(missing) + list(unexpected) if not k.startswith(fresh)]
     if bad:
         raise TrainError(f"teacher checkpoint {tpath} does not fit the stage-2 model: {bad[:5]}")
+    _init_face_trunk(model, had_trunk)
     info = {"teacher": str(tpath), "teacher_meta": {k: v for k, v in (tckpt.get("meta") or {}).items()
                                                     if isinstance(v, (int, float, str, bool))}}
     if init:

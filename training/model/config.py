@@ -26,6 +26,12 @@ class LRDifConfig:
     # conv stem S -> S/4. 0 = the v0.1 thin stem (two stride-2 convs); W > 0 = conv-BN-GELU at S (W ch),
     # stride 2 to S/2 (2W), a residual block at S/2, stride 2 to S/4 (dims[0]).
     stem_width: int = 0
+    # Face-pretrained trunk (issue #12): 0 = none; T > 0 = MediaPipe FaceMesh's convolutional trunk
+    # (facemesh.py) runs on the crop resized to T x T, and its last map at each of S/4, S/8, S/16
+    # is added to UDCformer's image features there through a LayerNorm + zero-initialised 1x1 conv
+    # (so a checkpoint without the trunk loads and computes exactly as before). T must be S/2, S or
+    # 2S (a multiple of 32, >= 64); T = 2S taps the 64/128/128-channel maps, i.e. the whole trunk.
+    face_trunk_size: int = 0
     dims: tuple[int, int, int] = (32, 64, 96)      # channels at S/4, S/8, S/16
     depths: tuple[int, int, int] = (1, 1, 1)       # DTNet blocks (DMNet + DGNet) per scale
     heads: tuple[int, int, int] = (1, 2, 4)        # DMNet (transposed attention) heads per scale
@@ -90,6 +96,11 @@ class LRDifConfig:
             bad(f"stem_width must be >= 0, got {self.stem_width}")
         if self.landmark_groups < 1 or self.landmark_groups > 8:
             bad("landmark_groups must be in 1..8")
+        if self.face_trunk_size:
+            t, s = self.face_trunk_size, self.input_size
+            if t < 64 or t % 32 or (4 * t) % s or (4 * t // s) not in (2, 4, 8):
+                bad(f"face_trunk_size must be 0 or a multiple of 32 (>= 64) equal to input_size / 2, "
+                    f"input_size or 2 x input_size, got {t} for input_size {s}")
 
     @property
     def resolutions(self) -> tuple[int, int, int]:

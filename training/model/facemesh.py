@@ -60,14 +60,15 @@ def _same_pad_stride2(x: torch.Tensor, k: int = 3) -> torch.Tensor:
 
 
 class PReLU2d(nn.Module):
-    """Per-channel PReLU (TF's shared-axes PReLU of FaceMesh)."""
+    """Per-channel PReLU (TF's shared-axes PReLU of FaceMesh), as aten.prelu: one op that ONNX
+    (PRelu), LiteRT (PRELU), Core ML and ExecuTorch's XNNPACK partitioner each take whole."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.full((channels,), 0.25))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(x >= 0, x, x * self.alpha.view(1, -1, 1, 1))
+        return F.prelu(x, self.alpha)
 
 
 class Block(nn.Module):

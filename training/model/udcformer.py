@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LRDifConfig
+from .facemesh import TRUNK_BLOCKS, FaceMeshTrunk, FaceMeshTrunkConfig
 from .landmark_regions import region_matrix
 from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, ResBlock, TransformerBlock
 
@@ -88,6 +89,42 @@ def conv_stem(cfg: LRDifConfig) -> nn.Sequential:
     )
 
 
+class FaceTrunkTaps(nn.Module):
+    """FaceMesh's trunk on the crop resized to `face_trunk_size`, returning one projection per scale.
+
+    The crop arrives normalised to [-1, 1]; FaceMesh takes [0, 1]. The tapped map of resolution
+    T / 2^k is the last PReLU output at that size (`forward_stages()[3k - 1]`). Each projection is
+    LayerNorm2d + 1x1 conv with zero weights and bias: added to UDCformer's features it starts as 0.
+    """
+
+    def __init__(self, cfg: LRDifConfig) -> None:
+        super().__init__()
+        t = cfg.face_trunk_size
+        self.size = t
+        self.trunk = FaceMeshTrunk(FaceMeshTrunkConfig(input_size=t))
+        k0 = (4 * t // cfg.input_size).bit_length() - 1              # S/4 = T / 2^k0
+        self.taps = [3 * (k0 + s) - 1 for s in range(3)]
+        chans = [16] + [b[1] for b in TRUNK_BLOCKS]
+        self.proj = nn.ModuleList()
+        for s, tap in enumerate(self.taps):
+            conv = nn.Conv2d(chans[tap], cfg.dims[s], 1)
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+            self.proj.append(nn.Sequential(LayerNorm2d(chans[tap], cfg.norm_eps), conv))
+        self.stop = self.taps[-1]
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        x = image * 0.5 + 0.5
+        if x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        x = self.trunk.forward_stem(x)
+        maps = [x]
+        for blk in self.trunk.blocks[: self.stop]:
+            x = blk(x)
+            maps.append(x)
+        return [proj(maps[tap]) for proj, tap in zip(self.proj, self.taps)]
+
+
 class UDCformer(nn.Module):
     def __init__(self, cfg: LRDifConfig) -> None:
         super().__init__()
@@ -95,6 +132,7 @@ class UDCformer(nn.Module):
         d = cfg.dims
         self.stem = conv_stem(cfg)
         self.landmarks = LandmarkEncoder(cfg)
+        self.face_trunk = FaceTrunkTaps(cfg) if cfg.face_trunk_size else None
         self.downs = nn.ModuleList([
             nn.Identity(),
             nn.Sequential(LayerNorm2d(d[0], cfg.norm_eps), nn.Conv2d(d[0], d[1], 2, stride=2)),
@@ -134,10 +172,13 @@ class UDCformer(nn.Module):
     def forward_features(self, image: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The pooled penultimate features (B, head_dim): the classifier's input (t-SNE, probes)."""
         lm_feats = self.landmarks(landmarks)
+        trunk_feats = self.face_trunk(image) if self.face_trunk is not None else None
         x = self.stem(image)
         tokens = []
         for s in range(3):
             x = self.downs[s](x)
+            if trunk_feats is not None:
+                x = x + trunk_feats[s]                      # face-pretrained features (issue #12)
             o = self.dilnet[s](x, lm_feats[s])             # DILNet on the scale's input features
             for blk in self.dtnet[s]:
                 x = blk(x, z)                               # DTNet, modulated by the EPR Z
