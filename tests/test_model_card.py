@@ -125,3 +125,12 @@ def test_cli_names_a_file_that_is_not_a_benchmark_result(tmp_path, capsys):
     rc, bad = _card_cli(tmp_path, "--benchmark", '{"accuracy": {"rows": [{"model": "x"}]}}')
     assert rc == 2 and f"not a benchmarks results.json with accuracy rows: {bad}" in capsys.readouterr().err
     assert not (tmp_path / "card.md").exists()
+
+
+def test_card_states_the_face_trunks_upstream_licence():
+    from lrdif.training.model import get_config
+    from lrdif.training.model_card import _upstream_rows
+
+    assert _upstream_rows(get_config("mobile")) == []
+    (row,) = _upstream_rows(get_config("mobile", face_trunk_size=128))
+    assert "Apache-2.0" in row and "face_landmark.tflite" in row and "128 px" in row

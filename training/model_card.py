@@ -37,6 +37,15 @@ def _load_evals(folder: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
+def _upstream_rows(model_cfg) -> list[str]:
+    """Licences of third-party weights the checkpoint derives from."""
+    if not model_cfg.face_trunk_size:
+        return []
+    return [f"| upstream weights | face trunk at {model_cfg.face_trunk_size} px started from MediaPipe FaceMesh's "
+            "`face_landmark.tflite` (PyPI mediapipe 0.10.21, Apache-2.0; sha256-pinned in `lrdif.sdk.assets`), "
+            "fine-tuned; Apache-2.0 permits shipping derived weights with this notice |"]
+
+
 def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibration: dict | None = None,
            export_entries: dict | None = None, benchmark: dict | None = None) -> str:
     import torch  # training extra
@@ -75,6 +84,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
         f"| schedule | {_schedule(meta)} |",
         "| licence | research use only: the weights are trained on FER2013 images (FER+ labels MIT); "
         "see ../shared/data/ferplus/LICENSE.md |",
+        *_upstream_rows(model_cfg),
         "",
         "## Accuracy (8 classes, `lrdif-eval`; FER+ majority = the official protocol, all rows = every face "
         "with its majority label)",
