@@ -60,7 +60,8 @@ def test_exported_onnx_runs_the_trunk_like_torch(tmp_path):
     for proj in model.udcformer.face_trunk.proj:
         torch.nn.init.normal_(proj[1].weight, std=0.1)
     ckpt = save_checkpoint(tmp_path / "trunk.pt", model, model.cfg, stage=2, preset="tiny")
-    assert main(["--target", "onnx", "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"), "--no-verify", "-q"]) == 0
+    assert main(["--target", "onnx", "--opset", "17", "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"),
+                 "--no-verify", "-q"]) == 0
     onnx_file = next((tmp_path / "out").glob("*.onnx"))
     sess = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     x, lm = _inputs()

@@ -7,6 +7,8 @@ Expected calibration error: 15 equal-width confidence bins, ECE = sum_b |acc_b -
 """
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +162,7 @@ def _shift_report(choice, log_prior, test: dict, rows) -> dict:
 
 
 def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,
-              seed: int = 0, progress: bool = True, prior_shift: bool = False) -> dict:
+              seed: int = 0, progress: bool = True, prior_shift: bool = False, mirror_average: bool = False) -> dict:
     """Optionally choose a class-prior shift (`lrdif.training.prior_shift`) on PublicTest, then fit
     T on PublicTest (all conditions pooled: one artifact, one T) on the shifted logits; ECE before/after
     on PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`."""
@@ -173,11 +175,14 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
     model, cfg, ckpt = load_checkpoint(checkpoint)
     if prior_shift and (ckpt.get("meta") or {}).get("calibration", {}).get("prior_shift"):
         raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
+    if mirror_average:                       # fit on the logits the mirror-averaged artifact will emit
+        cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
     stage = int(ckpt.get("stage", 2))
     sets, lp = _load_sets(cfg, data, cache_dir, limit, seed, progress)
     fit = _condition_logits(model, stage, sets["public"][0], CONDITIONS, seed, progress)
     test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress)
-    report = {"checkpoint": str(checkpoint), "fitted_on": "PublicTest, all conditions pooled", "bins": ECE_BINS}
+    report = {"checkpoint": str(checkpoint), "fitted_on": "PublicTest, all conditions pooled", "bins": ECE_BINS,
+              "mirror_average": bool(cfg.mirror_average)}
     shift = 0.0
     if prior_shift:
         idx, ym = sets["public"][2]
@@ -206,16 +211,19 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
 
 
 def store_temperature(checkpoint: str | Path, temperature: float, source: str, version: str | None = None,
-                      prior_shift: tuple[float, list[float]] | None = None) -> None:
+                      prior_shift: tuple[float, list[float]] | None = None, mirror_average: bool = False) -> None:
     """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact),
     and with `prior_shift` = (s, log prior) fold s * log prior into the classifier's bias.
     The model version the artifacts carry is kept (or set to `version`): rewriting the file changes
-    its sha256, by which unversioned shipped checkpoints were recognised."""
+    its sha256, by which unversioned shipped checkpoints were recognised. `mirror_average` switches
+    the config's mirror-averaged inference on (the temperature must have been fitted with it)."""
     from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
     from lrdif.training.inference import model_version
     from lrdif.training.prior_shift import fold_into_classifier
 
     model, cfg, ckpt = load_checkpoint(checkpoint)
+    if mirror_average:
+        cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
     cal = {"temperature": float(temperature), "source": source}
     old = (ckpt.get("meta") or {}).get("calibration") or {}
     if old.get("prior_shift"):
@@ -246,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prior-shift", action="store_true",
                     help="also choose a class-prior shift on PublicTest (lrdif.training.prior_shift); with "
                          "--write-checkpoint it is folded into the classifier bias")
+    ap.add_argument("--mirror-average", action="store_true",
+                    help="switch on mirror-averaged inference (LRDifConfig.mirror_average) and calibrate its logits; "
+                         "with --write-checkpoint it is stored in the checkpoint's config")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     from lrdif.training.checkpoint import CheckpointError  # a ValueError too
@@ -254,11 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(a.checkpoint) if a.checkpoint else default_checkpoint_path()
     try:
         r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress,
-                      prior_shift=a.prior_shift)
+                      prior_shift=a.prior_shift, mirror_average=a.mirror_average)
         if a.write_checkpoint:
             ps = r.get("prior_shift")
             store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)", a.version,
-                              (ps["shift"], ps["log_prior"]) if ps else None)
+                              (ps["shift"], ps["log_prior"]) if ps else None, a.mirror_average)
     except (OSError, ValueError, CheckpointError) as e:
         print(f"lrdif calibration: error: {e}", file=sys.stderr)
         return 2

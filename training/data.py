@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lrdif.training.datasets import ArrayDataset
+from lrdif.training.model.landmark_regions import FACEMESH_MIRROR  # owned by the model (mirror-averaged inference)
 
 __all__ = ["FACEMESH_MIRROR", "CropTensors", "prepare_crops", "augment_batch", "normalise",
            "flip_batch", "PROJECT_ROOT", "shared_data_dir", "DEFAULT_DATA", "resolve_data_path"]
@@ -48,26 +49,6 @@ def resolve_data_path(p: str | os.PathLike | None) -> Path:
         if (base / path).exists():
             return base / path
     return path
-
-
-# --------------------------------------------------------------------------- FaceMesh mirror
-# In MediaPipe's canonical face mesh (canonical_face_model.obj) vertices 0..247 are the mid-line
-# (x == 0) and one side; vertices 248..467 are the mirror images (x -> -x) of the non-mid-line
-# vertices among 0..247, in the same order. Mid-line vertices map to themselves.
-_MIDLINE = (0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 94, 151, 152, 164, 168,
-            175, 195, 197, 199, 200)
-
-
-def _mirror_perm() -> np.ndarray:
-    perm = np.arange(468)
-    side = [i for i in range(248) if i not in _MIDLINE]
-    assert len(side) == 220
-    for k, i in enumerate(side):
-        perm[i], perm[248 + k] = 248 + k, i
-    return perm
-
-
-FACEMESH_MIRROR = _mirror_perm()  # e.g. 33 <-> 263 (outer eye corners), 61 <-> 291 (mouth corners)
 
 
 # --------------------------------------------------------------------------- crops

@@ -62,6 +62,12 @@ class LRDifConfig:
     denoiser_depth: int = 3              # linear layers in eps_theta
     time_emb_dim: int = 16               # sinusoidal time features concatenated into eps_theta
     norm_eps: float = 1e-5
+    # --- inference ---------------------------------------------------------------------------
+    # True = the stage-2 inference path (LRDifInference, lrdif-eval, calibration) averages the logits
+    # of the crop and of its mirror image (landmarks x -> 1 - x, left/right indices swapped by
+    # FACEMESH_MIRROR) in one batch of 2B: a mirror-invariant prediction for twice the compute.
+    # Training ignores it; `python -m lrdif.training.calibration --mirror-average` switches it on.
+    mirror_average: bool = False
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:

@@ -49,3 +49,23 @@ def region_matrix(num_landmarks: int = 468, groups: int = 8) -> np.ndarray:
             rows = np.arange(num_landmarks)
         m[rows, g] = 1.0
     return m
+
+
+# --------------------------------------------------------------------------- FaceMesh mirror
+# In MediaPipe's canonical face mesh (canonical_face_model.obj) vertices 0..247 are the mid-line
+# (x == 0) and one side; vertices 248..467 are the mirror images (x -> -x) of the non-mid-line
+# vertices among 0..247, in the same order. Mid-line vertices map to themselves.
+_MIDLINE = (0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 94, 151, 152, 164, 168,
+            175, 195, 197, 199, 200)
+
+
+def _mirror_perm() -> np.ndarray:
+    perm = np.arange(468)
+    side = [i for i in range(248) if i not in _MIDLINE]
+    assert len(side) == 220
+    for k, i in enumerate(side):
+        perm[i], perm[248 + k] = 248 + k, i
+    return perm
+
+
+FACEMESH_MIRROR = _mirror_perm()  # e.g. 33 <-> 263 (outer eye corners), 61 <-> 291 (mouth corners)

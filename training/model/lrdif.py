@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LRDifConfig
+from .landmark_regions import FACEMESH_MIRROR
 from .layers import ConvEncoder, sinusoidal_table
 from .udcformer import UDCformer
 
@@ -230,6 +231,20 @@ def epr_kl_loss(z_teacher: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
     return (p_log.exp() * (p_log - q_log)).sum(dim=1).mean()
 
 
+def mirror_batch(image: torch.Tensor, landmarks: torch.Tensor, mirror_index: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2B images, 2B landmarks): the batch followed by its mirror images (x -> 1 - x, FaceMesh's
+    left/right indices swapped by `mirror_index`, a long tensor of FACEMESH_MIRROR)."""
+    lm = landmarks.index_select(1, mirror_index)
+    lm = torch.cat([1.0 - lm[:, :, 0:1], lm[:, :, 1:2]], dim=2)
+    return torch.cat([image, image.flip(-1)], dim=0), torch.cat([landmarks, lm], dim=0)
+
+
+def mirror_mean(x: torch.Tensor) -> torch.Tensor:
+    """(2B, ...) from a `mirror_batch` -> (B, ...): mean of each item and its mirror image."""
+    return x.reshape(2, -1, *x.shape[1:]).mean(dim=0)
+
+
 class LRDifInference(nn.Module):
     """Stage-2 export wrapper: (image (B,3,S,S), landmarks (B,468,2)) -> (probabilities, logits).
 
@@ -252,13 +267,20 @@ class LRDifInference(nn.Module):
             self.register_buffer("z_T", torch.zeros(1, cfg.epr_dim))
         else:
             self.steps = 0
+        self.mirror = cfg.mirror_average
+        if self.mirror:
+            self.register_buffer("mirror_index", torch.as_tensor(FACEMESH_MIRROR, dtype=torch.long))
         self.eval()
 
     def forward(self, image: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mirror:
+            image, landmarks = mirror_batch(image, landmarks, self.mirror_index)
         cond = self.pnet_s2(image)
         if self.diffusion:
             z = reverse_chain(self.denoiser, self.z_T, cond, self.time_table, self.schedule)
         else:
             z = cond
         logits = self.udcformer(image, landmarks, z)
+        if self.mirror:
+            logits = mirror_mean(logits)
         return logits.softmax(dim=-1), logits
