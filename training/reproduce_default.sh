@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Reproduces the shipped default model end to end (`make train-default`):
-#   canonical test sets -> stage 1 -> stage 2 (+ the no-diffusion ablation) -> lrdif-eval on
-#   PrivateTest and PublicTest+PrivateTest x clean / UDC-T / UDC-P / low-light -> model card ->
-#   ONNX export for the SDK. Each phase is skipped when its output exists (delete it to redo).
-# Phases: all (default) | data | train | eval | package.   Env: RUN (runs/default), THREADS (2).
+#   canonical test sets -> stage 1 -> stage 2 (+ the no-diffusion ablation) -> 3.1.0 (prior shift
+#   and temperature chosen on PublicTest) -> 3.2.0 (7-epoch fine-tune from 3.1.0, then prior shift,
+#   mirror-averaged inference and temperature chosen on PublicTest) -> lrdif-eval on PrivateTest
+#   (clean / UDC-T / UDC-P / low-light / unseen panel / unseen low light) and PublicTest+PrivateTest
+#   -> model card -> TFLite export for the SDK. Each phase is skipped when its output exists.
+# Phases: all (default) | data | train | finetune | eval | package.   Env: RUN (runs/default), THREADS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUN=${RUN:-runs/default}
 ABL=${ABL:-runs/ablation_nodiff}
+FT=${FT:-runs/finetune32}
+FINAL=$FT/calibrated.pt
 CANON=${CANON:-runs/canonical}
 THREADS=${THREADS:-2}
 DATA=../shared/data/ferplus/ferplus_48x48_uint8.npz
@@ -35,19 +39,40 @@ train() {
   wait
 }
 
+calibrate() {  # calibrate SRC DST VERSION [flags]: a copy of SRC with shift / T (and flags) written in
+  local src=$1 dst=$2 version=$3; shift 3
+  [ -f "$dst" ] && return
+  cp "$src" "$dst.tmp.pt"
+  "$BIN/python" -m lrdif.training.calibration --checkpoint "$dst.tmp.pt" --out "${dst%.pt}_calibration" \
+    --prior-shift --write-checkpoint --version "$version" --no-progress "$@"
+  mv "$dst.tmp.pt" "$dst"
+}
+
+finetune() {
+  calibrate "$RUN/stage2/last.pt" "$RUN/stage2/calibrated.pt" 3.1.0
+  [ -f "$FT/last.pt" ] || "$BIN/lrdif-train" stage2 --init "$RUN/stage2/calibrated.pt" --epochs 7 --lr 3e-4 \
+    --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --threads "$THREADS" --out "$FT"
+  calibrate "$FT/last.pt" "$FINAL" 3.2.0 --mirror-average
+}
+
 evaluate() {
   local ckpt=$RUN/stage2/last.pt out=$RUN/eval
   mkdir -p "$out"
   for proto in private public+private; do
     split=$([ "$proto" = private ] && echo test || echo public+private)
-    for k in clean udc-toled udc-poled lowlight; do
-      data=$DATA; [ "$k" = clean ] || data=$CANON/ferplus_test_${k}_s0_64.npz
+    for k in clean udc-toled udc-poled lowlight udc-unseen lowlight-unseen; do
+      case $k in
+        clean) set -- --data "$DATA" ;;
+        *-unseen) [ "$proto" = private ] || continue; set -- --data "$DATA" --degradation "$k" --seed 0 ;;
+        *) set -- --data "$CANON/ferplus_test_${k}_s0_64.npz" ;;
+      esac
       j="$out/${proto}__${k}.json"
-      [ -f "$j" ] || "$BIN/lrdif-eval" --checkpoint "$ckpt" --data "$data" --split "$split" \
+      [ -f "$j" ] || "$BIN/lrdif-eval" --checkpoint "$FINAL" "$@" --split "$split" \
         --threads "$THREADS" --json "$j" --confusion "${j%.json}.png"
     done
   done
-  # table 5 (V1 no diffusion vs V4 = shipped) on the canonical UDC-P and UDC-T sets, fig. 6 (steps curve)
+  # table 5 (V1 no diffusion vs V4 = stage 2 as trained, before the 3.2.0 fine-tune: same recipe) on the
+  # canonical UDC-P and UDC-T sets, fig. 6 (steps curve)
   [ -f "$out/ablation.json" ] || "$BIN/lrdif-eval" --checkpoint "$ckpt" --split test \
     --data "$CANON/ferplus_test_udc-poled_s0_64.npz" --threads "$THREADS" \
     --ablation V1=$ABL/stage2/last.pt V4=$ckpt --json "$out/ablation.json"
@@ -59,17 +84,21 @@ evaluate() {
 }
 
 package() {
-  cp "$RUN/stage2/last.pt" training/weights/lrdif-mobile.pt
+  cp "$FINAL" training/weights/lrdif-mobile.pt
   { echo "make train-default   # = training/reproduce_default.sh, i.e.:"; echo "$STAGE1";
-    echo "$STAGE2 --no-insert-noise --threads 1 --out $RUN/stage2"; } > "$RUN/commands.txt"
+    echo "$STAGE2 --no-insert-noise --threads 1 --out $RUN/stage2";
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $RUN/stage2/last.pt> --prior-shift --write-checkpoint --version 3.1.0";
+    echo "lrdif-train stage2 --init <that 3.1.0 copy> --epochs 7 --lr 3e-4 --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --out $FT";
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --mirror-average --write-checkpoint --version 3.2.0"; } > "$RUN/commands.txt"
   "$BIN/python" -m lrdif.training.model_card --checkpoint training/weights/lrdif-mobile.pt \
-    --evals "$RUN/eval" --commands "$RUN/commands.txt" --out training/weights/MODEL_CARD.md
-  "$BIN/lrdif-export" --target onnx --checkpoint training/weights/lrdif-mobile.pt --out "$RUN/export_sdk"
-  "$BIN/python" -m lrdif.export.ship "$RUN/export_sdk"
+    --evals "$RUN/eval" --commands "$RUN/commands.txt" --calibration "${FINAL%.pt}_calibration/calibration.json" \
+    --out training/weights/MODEL_CARD.md
+  "$BIN/lrdif-export" --target tflite --checkpoint training/weights/lrdif-mobile.pt --out "$RUN/export_sdk"
+  "$BIN/python" -m lrdif.export.ship "$RUN/export_sdk" --format tflite
 }
 
 case "$PHASE" in
-  data) data ;; train) train ;; eval) evaluate ;; package) package ;;
-  all) data; train; evaluate; package ;;
-  *) echo "usage: $0 [all|data|train|eval|package]" >&2; exit 2 ;;
+  data) data ;; train) train ;; finetune) finetune ;; eval) evaluate ;; package) package ;;
+  all) data; train; finetune; evaluate; package ;;
+  *) echo "usage: $0 [all|data|train|finetune|eval|package]" >&2; exit 2 ;;
 esac
