@@ -37,6 +37,16 @@ def _load_evals(folder: Path) -> dict[tuple[str, str], dict]:
     return out
 
 
+def _inference_note(model_cfg) -> str:
+    parts = []
+    if model_cfg.face_trunk_size:
+        parts.append(f"FaceMesh trunk at {model_cfg.face_trunk_size} px in the image branch")
+    if model_cfg.mirror_average:
+        parts.append("mirror-averaged: the crop and its mirror image run as one batch of 2 and their logits "
+                     "are averaged (MACs below count both)")
+    return "; " + "; ".join(parts) if parts else ""
+
+
 def _upstream_rows(model_cfg) -> list[str]:
     """Licences of third-party weights the checkpoint derives from."""
     if not model_cfg.face_trunk_size:
@@ -69,7 +79,8 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
         "|---|---|",
         f"| file | `{checkpoint.name}` (sha256 `{sha256_file(checkpoint)}`) |",
         f"| version | {meta.get('model_version', 'unversioned')} (written into every exported artifact's metadata) |",
-        f"| architecture | LRDif stage 2 (UDCformer + PNET_S2 + {model_cfg.diffusion_steps}-step EPR diffusion), preset `{ckpt.get('preset')}` |",
+        f"| architecture | LRDif stage 2 (UDCformer + PNET_S2 + {model_cfg.diffusion_steps}-step EPR diffusion), preset "
+        f"`{ckpt.get('preset')}`{_inference_note(model_cfg)} |",
         f"| inference parameters / MACs | {count_params(inf):,} / {count_macs(inf, model_cfg) / 1e6:.1f} M at {model_cfg.input_size}x{model_cfg.input_size} |",
         f"| labels (order) | {', '.join(labels)} |",
         f"| input | {model_cfg.input_size}x{model_cfg.input_size} RGB crop, NCHW float32, (pixel/255 - {md.mean[0]})/"
@@ -109,8 +120,12 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
 
 
 def _schedule(meta: dict) -> str:
-    init = meta.get("init")
-    src = f"fine-tuned from `{Path(init).name}` (sha256 in its own card): " if init else ""
+    init, tm = meta.get("init"), meta.get("teacher_meta") or {}
+    src = ""
+    if init:
+        before = (f", itself {tm['epochs']} epochs stage 2 in {tm.get('elapsed_s', 0) / 60:.0f} min"
+                  if tm.get("epochs") else "")
+        src = f"fine-tuned from {tm.get('model_version') or f'`{Path(init).name}`'}{before}: "
     la = f"; logit-adjusted loss tau {meta['logit_adjust']}" if meta.get("logit_adjust") else ""
     return (f"{src}{meta.get('epochs')} epochs stage 2, batch {meta.get('batch_size')}, AdamW lr {meta.get('lr')}, "
             f"cosine{la}; {meta.get('elapsed_s', 0) / 60:.0f} min wall on the 2-core CPU (stage 2)")
@@ -217,6 +232,9 @@ def _paper_gap(evals: dict[tuple[str, str], dict], meta: dict, model_macs: int, 
         u = sum(udc) / len(udc)
         tm = meta.get("teacher_meta") or {}
         s1 = f"stage 1: {tm['global_step']} steps, " if tm.get("global_step") else ""
+        s2 = f"{meta.get('epochs')} epochs"
+        if meta.get("init") and tm.get("epochs"):          # a fine-tune: its teacher_meta is the init's
+            s1, s2 = "", f"{tm['epochs']} epochs, then {meta.get('epochs')} fine-tuning"
         rare = ""
         pc = (evals.get(("private", "clean")) or {}).get("per_class") or {}
         if all(isinstance(pc.get(c), dict) for c in RARE):
@@ -231,7 +249,7 @@ def _paper_gap(evals: dict[tuple[str, str], dict], meta: dict, model_macs: int, 
                 f"{PAPER['clean'] - clean['accuracy']:.3f} and {PAPER['udc'] - u:.3f} below. Likely causes (none "
                 f"isolated by an experiment): a model {paper_macs / max(model_macs, 1):.0f}x smaller in MACs than our "
                 f"full-size `paper` preset (sized to train on a 2-core CPU), a short schedule ({s1}stage 2: "
-                f"{meta.get('epochs')} epochs), 48x48 source images, no CLIP features, simulated rather than "
+                f"{s2}), 48x48 source images, no CLIP features, simulated rather than "
                 f"MPNet-synthesised degradations on most training batches{rare}."]
     return out
 
