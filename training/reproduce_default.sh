@@ -2,7 +2,7 @@
 # Reproduces the shipped default model end to end (`make train-default`):
 #   canonical test sets -> stage 1 -> stage 2 (+ the no-diffusion ablation) -> 3.1.0 (prior shift
 #   and temperature chosen on PublicTest) -> 3.2.0 (7-epoch fine-tune from 3.1.0, then prior shift,
-#   mirror-averaged inference and temperature chosen on PublicTest) -> lrdif-eval on PrivateTest
+#   temperature chosen on PublicTest; mirror averaging measured and left off) -> lrdif-eval on PrivateTest
 #   (clean / UDC-T / UDC-P / low-light / unseen panel / unseen low light) and PublicTest+PrivateTest
 #   -> model card -> TFLite export for the SDK. Each phase is skipped when its output exists.
 # Phases: all (default) | data | train | finetune | eval | package.   Env: RUN (runs/default), THREADS (2).
@@ -52,7 +52,7 @@ finetune() {
   calibrate "$RUN/stage2/last.pt" "$RUN/stage2/calibrated.pt" 3.1.0
   [ -f "$FT/last.pt" ] || "$BIN/lrdif-train" stage2 --init "$RUN/stage2/calibrated.pt" --epochs 7 --lr 3e-4 \
     --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --threads "$THREADS" --out "$FT"
-  calibrate "$FT/last.pt" "$FINAL" 3.2.0 --mirror-average
+  calibrate "$FT/last.pt" "$FINAL" 3.2.0
 }
 
 evaluate() {
@@ -89,7 +89,7 @@ package() {
     echo "$STAGE2 --no-insert-noise --threads 1 --out $RUN/stage2";
     echo "python -m lrdif.training.calibration --checkpoint <copy of $RUN/stage2/last.pt> --prior-shift --write-checkpoint --version 3.1.0";
     echo "lrdif-train stage2 --init <that 3.1.0 copy> --epochs 7 --lr 3e-4 --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --out $FT";
-    echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --mirror-average --write-checkpoint --version 3.2.0"; } > "$RUN/commands.txt"
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --write-checkpoint --version 3.2.0"; } > "$RUN/commands.txt"
   "$BIN/python" -m lrdif.training.model_card --checkpoint training/weights/lrdif-mobile.pt \
     --evals "$RUN/eval" --commands "$RUN/commands.txt" --calibration "${FINAL%.pt}_calibration/calibration.json" \
     --out training/weights/MODEL_CARD.md
