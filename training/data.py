@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from lrdif.training.datasets import ArrayDataset
 from lrdif.training.model.landmark_regions import FACEMESH_MIRROR  # owned by the model (mirror-averaged inference)
+from lrdif.training.model.lrdif import mirror_landmarks
 
 __all__ = ["FACEMESH_MIRROR", "CropTensors", "prepare_crops", "augment_batch", "normalise",
            "flip_batch", "PROJECT_ROOT", "shared_data_dir", "DEFAULT_DATA", "resolve_data_path"]
@@ -118,10 +119,7 @@ def flip_batch(x: torch.Tensor, lm: torch.Tensor, mask: torch.Tensor) -> tuple[t
     x = x.clone()
     lm = lm.clone()
     x[mask] = x[mask].flip(-1)
-    perm = torch.as_tensor(FACEMESH_MIRROR, dtype=torch.long, device=lm.device)
-    f = lm[mask][:, perm]
-    f[..., 0] = 1.0 - f[..., 0]
-    lm[mask] = f
+    lm[mask] = mirror_landmarks(lm[mask])
     return x, lm
 
 

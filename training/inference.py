@@ -19,7 +19,6 @@ import torch
 
 from lrdif.sdk.labels import labels_for
 from lrdif.sdk.metadata import CropSpec, ModelMetadata
-from lrdif.training.model.landmark_regions import FACEMESH_MIRROR
 from lrdif.training.model.lrdif import mirror_batch, mirror_mean
 
 __all__ = ["model_metadata", "normaliser", "normalise", "rng_for", "predict_logits", "estimate_from",
@@ -81,8 +80,7 @@ def _batch_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_feat
     """Logits (and pooled features) of one batch; a stage-2 model with `mirror_average` averages
     them over the batch and its mirror images, as its exported graph (`LRDifInference`) does."""
     if stage == 2 and model.cfg.mirror_average:
-        index = torch.as_tensor(FACEMESH_MIRROR, dtype=torch.long, device=lm.device)
-        x2, lm2 = mirror_batch(x, lm, index)
+        x2, lm2 = mirror_batch(x, lm)
         logits, feats = _plain_logits(model, x2, lm2, None, stage, steps, start, gen, want_features)
         return mirror_mean(logits), (mirror_mean(feats) if feats is not None else None)
     return _plain_logits(model, x, lm, y, stage, steps, start, gen, want_features)

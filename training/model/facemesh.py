@@ -29,6 +29,7 @@ TRUNK_BLOCKS: tuple[tuple[int, int, int], ...] = (
     (16, 16, 1), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 32, 1), (32, 64, 2), (64, 64, 1),
     (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1), (128, 128, 2), (128, 128, 1), (128, 128, 1),
 )
+STAGE_CHANNELS: tuple[int, ...] = (16,) + tuple(b[1] for b in TRUNK_BLOCKS)   # forward_stages()[i] widths
 HEAD_BLOCKS: tuple[tuple[int, int, int], ...] = ((128, 128, 2), (128, 128, 1), (128, 128, 1))
 NUM_LANDMARKS = 468
 
@@ -114,11 +115,12 @@ class FaceMeshTrunk(nn.Module):
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.stem_act(self.stem(_same_pad_stride2(x)))
 
-    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every PReLU output of stem + trunk, in graph order (p_re_lu_1 .. p_re_lu_15)."""
+    def forward_stages(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
+        """Every PReLU output of stem + trunk, in graph order (p_re_lu_1 .. p_re_lu_15); with `upto`
+        only the stem and the first `upto` blocks run."""
         x = self.forward_stem(x)
         out = [x]
-        for blk in self.blocks:
+        for blk in self.blocks[:upto]:
             x = blk(x)
             out.append(x)
         return out

@@ -231,13 +231,21 @@ def epr_kl_loss(z_teacher: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
     return (p_log.exp() * (p_log - q_log)).sum(dim=1).mean()
 
 
-def mirror_batch(image: torch.Tensor, landmarks: torch.Tensor, mirror_index: torch.Tensor
+MIRROR_INDEX = torch.as_tensor(FACEMESH_MIRROR, dtype=torch.long)   # FACEMESH_MIRROR as an index tensor
+
+
+def mirror_landmarks(landmarks: torch.Tensor, mirror_index: torch.Tensor = MIRROR_INDEX) -> torch.Tensor:
+    """(B, 468, 2) crop-normalised landmarks of the mirror image: x -> 1 - x and FaceMesh's
+    left/right indices swapped (used by training's flip augmentation and mirror-averaged inference)."""
+    lm = landmarks.index_select(1, mirror_index.to(landmarks.device))
+    return torch.cat([1.0 - lm[:, :, 0:1], lm[:, :, 1:2]], dim=2)
+
+
+def mirror_batch(image: torch.Tensor, landmarks: torch.Tensor, mirror_index: torch.Tensor = MIRROR_INDEX
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(2B images, 2B landmarks): the batch followed by its mirror images (x -> 1 - x, FaceMesh's
-    left/right indices swapped by `mirror_index`, a long tensor of FACEMESH_MIRROR)."""
-    lm = landmarks.index_select(1, mirror_index)
-    lm = torch.cat([1.0 - lm[:, :, 0:1], lm[:, :, 1:2]], dim=2)
-    return torch.cat([image, image.flip(-1)], dim=0), torch.cat([landmarks, lm], dim=0)
+    """(2B images, 2B landmarks): the batch followed by its mirror images (`mirror_landmarks`)."""
+    return (torch.cat([image, image.flip(-1)], dim=0),
+            torch.cat([landmarks, mirror_landmarks(landmarks, mirror_index)], dim=0))
 
 
 def mirror_mean(x: torch.Tensor) -> torch.Tensor:
@@ -269,7 +277,7 @@ class LRDifInference(nn.Module):
             self.steps = 0
         self.mirror = cfg.mirror_average
         if self.mirror:
-            self.register_buffer("mirror_index", torch.as_tensor(FACEMESH_MIRROR, dtype=torch.long))
+            self.register_buffer("mirror_index", MIRROR_INDEX.clone())
         self.eval()
 
     def forward(self, image: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LRDifConfig
-from .facemesh import TRUNK_BLOCKS, FaceMeshTrunk, FaceMeshTrunkConfig
+from .facemesh import STAGE_CHANNELS, FaceMeshTrunk, FaceMeshTrunkConfig
 from .landmark_regions import region_matrix
 from .layers import DILBlock, DTBlock, LayerNorm2d, LayerNormLast, ResBlock, TransformerBlock
 
@@ -104,24 +104,18 @@ class FaceTrunkTaps(nn.Module):
         self.trunk = FaceMeshTrunk(FaceMeshTrunkConfig(input_size=t))
         k0 = (4 * t // cfg.input_size).bit_length() - 1              # S/4 = T / 2^k0
         self.taps = [3 * (k0 + s) - 1 for s in range(3)]
-        chans = [16] + [b[1] for b in TRUNK_BLOCKS]
         self.proj = nn.ModuleList()
         for s, tap in enumerate(self.taps):
-            conv = nn.Conv2d(chans[tap], cfg.dims[s], 1)
+            conv = nn.Conv2d(STAGE_CHANNELS[tap], cfg.dims[s], 1)
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
-            self.proj.append(nn.Sequential(LayerNorm2d(chans[tap], cfg.norm_eps), conv))
-        self.stop = self.taps[-1]
+            self.proj.append(nn.Sequential(LayerNorm2d(STAGE_CHANNELS[tap], cfg.norm_eps), conv))
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = image * 0.5 + 0.5
         if x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        x = self.trunk.forward_stem(x)
-        maps = [x]
-        for blk in self.trunk.blocks[: self.stop]:
-            x = blk(x)
-            maps.append(x)
+        maps = self.trunk.forward_stages(x, upto=self.taps[-1])
         return [proj(maps[tap]) for proj, tap in zip(self.proj, self.taps)]
 
 
