@@ -5,7 +5,7 @@ choice of trunk for the LRDif image branch (issue 12); not the shipped recipe.
     python -m benchmarks.trunk_finetune --out runs/trunk96 --size 96 --epochs 6 [--logit-adjust 1.0]
         [--degrade] [--freeze 3] [--resume]
 
-Input: each 48x48 FERPlus face padded 12 px (edge replicate; FaceMesh's ROI is 1.5x the face),
+Input: each 48x48 FERPlus face padded 12 px (a quarter of its side, edge replicate; FaceMesh's ROI is 1.5x the face),
 resized to --size, grey -> RGB in [0, 1] (FaceMesh's input range). Augmentation: flip, small
 affine; --degrade adds the project's UDC / low-light simulation (MixedDegradation) to half the
 batch. Loss: cross-entropy on the FER+ vote distribution (single votes dropped), optionally
@@ -63,8 +63,12 @@ def soft_targets(votes: np.ndarray) -> np.ndarray:
 
 
 def to_input(imgs_u8: torch.Tensor, size: int) -> torch.Tensor:
-    x = imgs_u8.float().div(255.0)[:, None]
-    x = F.pad(x, (12, 12, 12, 12), mode="replicate")
+    """(N, H, W) grey or (N, H, W, 3) RGB uint8 faces -> (N, 3, size, size) in [0, 1]: padded by a
+    quarter of their side (edge replicate; FaceMesh's ROI is 1.5x the face), then resized."""
+    x = imgs_u8.float().div(255.0)
+    x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    pad = x.shape[-1] // 4
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return x.expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
 
@@ -87,7 +91,12 @@ def evaluate(model: nn.Module, imgs: torch.Tensor, votes: np.ndarray, size: int,
     with torch.no_grad():
         for i in range(0, len(imgs), bs):
             preds.append(model(to_input(imgs[i:i + bs], size)).argmax(1))
-    pred = torch.cat(preds).numpy()
+    return score(torch.cat(preds).numpy(), votes)
+
+
+def score(pred: np.ndarray, votes: np.ndarray) -> dict:
+    """FER+ majority and all-rows accuracy, mean class accuracy and per-class recall (majority) of
+    predicted class indices against the FER+ vote table."""
     keep, win = ferplus_majority(votes)
     allrow = votes[:, :8].argmax(1)
     recall = {LABELS_8[k]: float((pred[keep & (win == k)] == k).mean()) if (keep & (win == k)).any() else None
