@@ -143,10 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, help="runtime threads (default: runtime's choice)")
     ap.add_argument("--max-faces", type=int, default=4)
     ap.add_argument("--min-detection-confidence", type=float, default=0.5)
-    ap.add_argument("--face-detector", default="auto", choices=["auto", "short", "full", "tiled"],
+    ap.add_argument("--face-detector", default=None, choices=["auto", "short", "full", "tiled"],
                     help="BlazeFace short range (selfie distance), full range (up to ~5 m), auto "
                          "(short range, plus full range when it finds no face or only small ones) or "
-                         "tiled (auto plus detection on overlapping windows: smaller faces, more time)")
+                         "tiled (auto plus detection on overlapping windows: smaller faces, more time); "
+                         "default: tiled for an image (every face of a group photo), auto for a video "
+                         "or camera (a frame's time stays that of one or two detector calls)")
     ap.add_argument("--keep-uncertain", action="store_true",
                     help="also report faces whose landmarks never agreed with their box (quality 'uncertain')")
     ap.add_argument("--smoothing", type=float, default=0.6, help="video EMA factor in [0, 1) (0 = off)")
@@ -281,7 +283,8 @@ def _run(args: argparse.Namespace) -> int:
     opts = EmotionRecognizerOptions(
         model_path=args.model, backend=args.backend, num_threads=args.threads, max_faces=args.max_faces,
         min_detection_confidence=args.min_detection_confidence, running_mode=mode, bgr=True,
-        face_detector=args.face_detector, keep_uncertain_faces=args.keep_uncertain,
+        face_detector=args.face_detector or ("tiled" if kind == "image" else "auto"),
+        keep_uncertain_faces=args.keep_uncertain,
         smoothing=args.smoothing if mode is RunningMode.VIDEO else 0.0)
     with EmotionRecognizer(opts) as rec:
         if kind == "image":

@@ -74,6 +74,31 @@ def test_video_json_and_annotated_video(model, tmp_path, capsys):
     assert capsys.readouterr().out.count("[frame") == 2
 
 
+def test_default_detector_tiled_for_images_auto_for_videos(model, tmp_path, capsys):
+    """A face of 5% of the frame's long side: the image default (tiled) finds it, auto does not,
+    and a video of the same frame keeps auto (no face) unless tiled is asked for."""
+    from test_face_tiling import small_face_frame
+
+    frame, _ = small_face_frame(48, 540, 960, (600, 200))
+    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    path = tmp_path / "far.png"
+    cv2.imwrite(str(path), bgr)
+    run = lambda *extra: main([*extra, "--model", model, "--threads", "1", "--json"])  # noqa: E731
+    assert run(str(path)) == 0
+    assert len(json.loads(capsys.readouterr().out)["faces"]) == 1
+    assert run(str(path), "--face-detector", "auto") == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == []
+    src = tmp_path / "far.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, bgr.shape[1::-1])
+    for _ in range(2):
+        w.write(bgr)
+    w.release()
+    assert run(str(src)) == 0
+    assert [f["faces"] for f in map(json.loads, capsys.readouterr().out.splitlines())] == [[], []]
+    assert run(str(src), "--face-detector", "tiled") == 0
+    assert all(len(json.loads(line)["faces"]) == 1 for line in capsys.readouterr().out.splitlines())
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "give an IMAGE or VIDEO file"),
     (["/nonexistent/photo.png"], "no such file"),
