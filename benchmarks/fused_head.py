@@ -134,14 +134,23 @@ def _train_set(trunk, data: dict, args) -> tuple[torch.Tensor, torch.Tensor]:
     """Shared features of every training face and its mirror image (and, with --degrade, one
     degraded copy per kind, seeds apart from the canonical sets' 0) and their FER+ soft targets."""
     xtr, vtr = data["train"]
-    feats = [shared_features(trunk, xtr, args.tap), shared_features(trunk, xtr, args.tap, flip=True)]
+    views = [(xtr, False), (xtr, True)]
     if args.degrade:
         from lrdif.training.degrade import degrade_images
-        for i, kind in enumerate(TRAIN_KINDS):
-            imgs = degrade_images(xtr.numpy(), kind, seed=args.seed + 101 + i, size=64)
-            feats.append(shared_features(trunk, torch.from_numpy(imgs), args.tap, flip=bool(i % 2)))
-    targets = torch.from_numpy(soft_targets(vtr)).float().repeat(len(feats), 1)
-    return torch.cat(feats), targets
+        views += [(kind, bool(i % 2)) for i, kind in enumerate(TRAIN_KINDS)]
+    n = len(xtr)
+    feats = None
+    for v, (src, flip) in enumerate(views):
+        if isinstance(src, str):
+            i = TRAIN_KINDS.index(src)
+            src = torch.from_numpy(degrade_images(xtr.numpy(), src, seed=args.seed + 101 + i, size=64))
+        f = shared_features(trunk, src, args.tap, flip=flip)
+        if feats is None:                        # filled in place: the cache is the largest thing here
+            feats = torch.empty((len(views) * n, *f.shape[1:]), dtype=f.dtype)
+        feats[v * n:(v + 1) * n] = f
+        del f
+    targets = torch.from_numpy(soft_targets(vtr)).float().repeat(len(views), 1)
+    return feats, targets
 
 
 def _logits(fork: nn.Module, feats: torch.Tensor, bs: int = 512) -> np.ndarray:
