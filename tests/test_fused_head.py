@@ -1,4 +1,4 @@
-"""benchmarks.fused_head (issue 12's fused landmarks + emotion design): the emotion fork starts as an
+"""benchmarks.fused_head / fused_latency (issue 12's fused landmarks + emotion design): the emotion fork starts as an
 exact copy of FaceMesh's later trunk blocks, training it leaves the shared (landmark) part untouched,
 and the CLI runs end to end on a tiny vote table, refusing a bad --tap."""
 from __future__ import annotations
@@ -63,6 +63,14 @@ def test_cli_tiny_run_and_bad_tap(tmp_path, capsys):
     assert len(res["history"]) == 2 and res["selected_epoch"] in (1, 2)
     assert 0.0 <= res["selected"]["private"]["none"]["majority_acc"] <= 1.0
     assert res["cost"]["fork_macs"] < res["cost"]["facemesh_macs"]
+    from benchmarks import fused_latency
+    from test_sdk_support import onnx_artifact
+    with pytest.raises(SystemExit, match="no such file"):
+        fused_latency.main(["--fork", str(tmp_path / "none.pt"), "--lrdif", str(onnx_artifact())])
+    assert fused_latency.main(["--fork", str(tmp_path / "o" / "fork.pt"), "--lrdif", str(onnx_artifact()),
+                               "--iters", "5", "--out", str(tmp_path / "lat.json")]) == 0
+    lat = json.loads((tmp_path / "lat.json").read_text())
+    assert all(lat[k] > 0 for k in ("fork_onnx_p50_ms", "lrdif_onnx_p50_ms", "facemesh_tflite_p50_ms"))
     saved = torch.load(tmp_path / "o" / "fork.pt", weights_only=True)
     assert saved["tap"] == 9 and set(saved["state_dict"]) == set(fused_head.EmotionFork(
         pretrained_facemesh_trunk(FaceMeshTrunkConfig(input_size=fused_head.SIZE)), 9).state_dict())
