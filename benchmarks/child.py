@@ -52,7 +52,8 @@ def synthetic_inputs(size: int, batch: int = 1, seed: int = 0):
     return crops, lm
 
 
-def _time_loop(fn, warmup: int, iters: int) -> list[float]:
+def time_loop(fn, warmup: int, iters: int) -> list[float]:
+    """Milliseconds of each of `iters` calls of fn() after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     out = []
@@ -87,7 +88,7 @@ def mode_latency(spec: dict) -> dict:
     t2 = time.perf_counter()
     y = runner.predict(img, lm)
     t_first = time.perf_counter() - t2
-    ms = _time_loop(lambda: runner.predict(img, lm), int(spec["warmup"]), int(spec["iters"]))
+    ms = time_loop(lambda: runner.predict(img, lm), int(spec["warmup"]), int(spec["iters"]))
     return {"runtime": runner.runtime, "threads": threads, "batch": runner.fixed_batch or 1,
             "input_size": runner.input_size, "image_layout": runner.image_layout,
             "output_shape": list(np.shape(y)),
@@ -132,7 +133,7 @@ def mode_peer(spec: dict) -> dict:
         scores = runner.predict_gray(gray)
         np.save(job["scores_out"], scores.astype(np.float32))
         one = gray[:1]
-    ms = _time_loop(lambda: runner.predict_gray(one), int(spec.get("warmup", 10)), int(spec.get("iters", 50)))
+    ms = time_loop(lambda: runner.predict_gray(one), int(spec.get("warmup", 10)), int(spec.get("iters", 50)))
     inp = runner.image_in
     return {"load_s": t_load, "steady": _stats(ms),
             "input": {"shape": [int(v) for v in inp["shape"]], "dtype": np.dtype(inp["dtype"]).name,
@@ -181,7 +182,7 @@ def mode_torch_latency(spec: dict) -> dict:
         t1 = time.perf_counter()
         mod(ti, tl)
         t_first = time.perf_counter() - t1
-        ms = _time_loop(lambda: mod(ti, tl), int(spec["warmup"]), int(spec["iters"]))
+        ms = time_loop(lambda: mod(ti, tl), int(spec["warmup"]), int(spec["iters"]))
     return {"runtime": "torch", "threads": int(spec["threads"]), "load_s": t_load,
             "first_inference_s": t_first, "cold_start_s": t_load + t_first, "steady": _stats(ms)}
 

@@ -54,8 +54,9 @@ class EmotionFork(nn.Module):
     def __init__(self, trunk: nn.Module, tap: int, classes: int = 8, drop: float = 0.3) -> None:
         super().__init__()
         self.blocks = copy.deepcopy(trunk.blocks[tap:])
-        side = SIZE // 2 // 2 ** sum(1 for b in TRUNK_BLOCKS if b[2] == 2)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(drop), nn.Linear(TRUNK_BLOCKS[-1][1] * side * side, classes))
+        cfg = FaceMeshTrunkConfig(input_size=SIZE)          # the fork ends on the trunk's last map
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(drop),
+                                  nn.Linear(cfg.feature_dim * cfg.feature_size ** 2, classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for blk in self.blocks:

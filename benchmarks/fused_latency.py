@@ -13,21 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 
 def p50_ms(run, iters: int, warmup: int = 20) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter_ns()
-        run()
-        times.append(time.perf_counter_ns() - t0)
-    return float(np.median(times) / 1e6)
+    from benchmarks.child import time_loop
+
+    return float(np.median(time_loop(run, warmup, iters)))
 
 
 def _ort(path: Path):
