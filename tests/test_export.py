@@ -156,10 +156,9 @@ def test_int8_shipped_model_agrees_with_torch(shipped_int8, target):
     assert rc == 0
     e = report["entries"][f"{target}-int8"]
     assert e["status"] == "ok", e.get("error")
-    import torch
-
+    from lrdif.training.checkpoint import read_checkpoint
     from lrdif.training.weights import default_checkpoint_path
-    shipped = torch.load(default_checkpoint_path(), map_location="cpu", weights_only=True)["meta"]["model_version"]
+    shipped = read_checkpoint(default_checkpoint_path())["meta"]["model_version"]
     assert report["run"]["model_version"] == shipped and read_metadata(e["artifact"]).model_version == shipped
     for name in ("clean", "udc"):
         s = e["sets"][name]
