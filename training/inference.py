@@ -19,6 +19,7 @@ import torch
 
 from lrdif.sdk.labels import labels_for
 from lrdif.sdk.metadata import CropSpec, ModelMetadata
+from lrdif.training.model.fork import combine
 from lrdif.training.model.lrdif import mirror_batch, mirror_mean
 
 __all__ = ["model_metadata", "normaliser", "normalise", "rng_for", "predict_logits", "estimate_from",
@@ -94,7 +95,10 @@ def _plain_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_feat
     else:                                   # the exported path: chain from Z_T = 0
         z = model.estimate_epr(x, steps=steps)
     feats = model.udcformer.forward_features(x, lm, z)
-    return model.udcformer.forward_head(feats), (feats if want_features else None)
+    logits = model.udcformer.forward_head(feats)
+    if stage == 2 and model.fork is not None:         # the exported graph's ensemble (LRDifInference)
+        logits = combine(logits, model.fork(x), model.cfg.fork_base_temperature, model.cfg.fork_weight)
+    return logits, (feats if want_features else None)
 
 
 @torch.no_grad()

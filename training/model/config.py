@@ -68,6 +68,14 @@ class LRDifConfig:
     # FACEMESH_MIRROR) in one batch of 2B: a mirror-invariant prediction for twice the compute.
     # Training ignores it; `python -m lrdif.training.calibration --mirror-average` switches it on.
     mirror_average: bool = False
+    # FaceMesh emotion fork (fork.py): 0 = none; T > 0 = FaceMesh's trunk on the crop padded by a
+    # quarter and resized to T x T, its first `fork_tap` blocks MediaPipe's, the later ones + a linear
+    # classifier trained by `python -m lrdif.training.fork`; the output is log_softmax(z / T0) +
+    # fork_weight x log_softmax(fork logits), T0 = fork_base_temperature. Training ignores it.
+    fork_size: int = 0
+    fork_tap: int = 9
+    fork_weight: float = 1.0
+    fork_base_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
@@ -107,6 +115,16 @@ class LRDifConfig:
             if t < 64 or t % 32 or (4 * t) % s or (4 * t // s) not in (2, 4, 8):
                 bad(f"face_trunk_size must be 0 or a multiple of 32 (>= 64) equal to input_size / 2, "
                     f"input_size or 2 x input_size, got {t} for input_size {s}")
+
+        if self.fork_size:
+            from .facemesh import TRUNK_BLOCKS
+            if self.fork_size < 64 or self.fork_size % 32:
+                bad(f"fork_size must be 0 or a multiple of 32 (>= 64), got {self.fork_size}")
+            if not 1 <= self.fork_tap <= len(TRUNK_BLOCKS) - 1:
+                bad(f"fork_tap must be in 1..{len(TRUNK_BLOCKS) - 1}, got {self.fork_tap}")
+            if self.fork_weight < 0 or self.fork_base_temperature <= 0:
+                bad(f"need fork_weight >= 0 and fork_base_temperature > 0, got {self.fork_weight}, "
+                    f"{self.fork_base_temperature}")
 
     @property
     def resolutions(self) -> tuple[int, int, int]:

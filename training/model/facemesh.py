@@ -86,7 +86,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
             y = self.pw(self.dw(_same_pad_stride2(x)))
-            skip = F.max_pool2d(x, 2)
+            skip = F.max_pool2d(x, 2, 2)       # stride explicit: Core ML's converter needs it
         else:
             y = self.pw(self.dw(x))
             skip = x

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LRDifConfig
+from .fork import build_fork, combine
 from .landmark_regions import FACEMESH_MIRROR
 from .layers import ConvEncoder, sinusoidal_table
 from .udcformer import UDCformer
@@ -164,6 +165,7 @@ class LRDif(nn.Module):
         self.pnet_s2 = PNET_S2(cfg)
         self.denoiser = Denoiser(cfg) if cfg.diffusion else None
         self.udcformer = UDCformer(cfg)
+        self.fork = build_fork(cfg)
         self.register_buffer("time_table", sinusoidal_table(max(cfg.diffusion_steps, 1), cfg.time_emb_dim,
                                                             max(cfg.diffusion_steps, 1)))
         self.register_buffer("z_T", torch.zeros(1, cfg.epr_dim))
@@ -266,6 +268,7 @@ class LRDifInference(nn.Module):
         self.cfg = cfg
         self.pnet_s2 = model.pnet_s2
         self.udcformer = model.udcformer
+        self.fork = model.fork
         self.diffusion = cfg.diffusion
         if cfg.diffusion:
             self.denoiser = model.denoiser
@@ -289,6 +292,8 @@ class LRDifInference(nn.Module):
         else:
             z = cond
         logits = self.udcformer(image, landmarks, z)
+        if self.fork is not None:
+            logits = combine(logits, self.fork(image), self.cfg.fork_base_temperature, self.cfg.fork_weight)
         if self.mirror:
             logits = mirror_mean(logits)
         return logits.softmax(dim=-1), logits
