@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
@@ -42,26 +41,12 @@ from benchmarks.trunk_finetune import score, soft_targets, to_input
 from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
 from lrdif.training.model.facemesh import TRUNK_BLOCKS, FaceMeshTrunkConfig
+from lrdif.training.fork import train_epochs
+from lrdif.training.model.fork import EmotionFork   # what the shipped model's fork is (training/model/fork.py)
 
 SIZE = 192          # FaceMesh's ROI input
 CONDITIONS = ("none", "udc-toled", "udc-poled", "lowlight")   # the canonical test sets
 TRAIN_KINDS = ("udc-toled", "udc-poled", "lowlight")          # --degrade: one copy of each
-
-
-class EmotionFork(nn.Module):
-    """The trunk blocks after the tap (copied, trainable) + dropout + linear classifier."""
-
-    def __init__(self, trunk: nn.Module, tap: int, classes: int = 8, drop: float = 0.3) -> None:
-        super().__init__()
-        self.blocks = copy.deepcopy(trunk.blocks[tap:])
-        cfg = FaceMeshTrunkConfig(input_size=SIZE)          # the fork ends on the trunk's last map
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(drop),
-                                  nn.Linear(cfg.feature_dim * cfg.feature_size ** 2, classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(x)
 
 
 def shared_features(trunk: nn.Module, imgs: torch.Tensor, tap: int, flip: bool = False, bs: int = 256) -> torch.Tensor:
@@ -212,27 +197,13 @@ def _mean(scores: dict, key: str = "majority_acc") -> float:
 
 
 def _train(fork, feats, targets, sets, args) -> tuple[list[dict], list[dict]]:
-    """Per-epoch scores and the fork's weights after each epoch."""
-    opt = torch.optim.AdamW(fork.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    n = len(feats) // args.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.epochs * n, 1), pct_start=0.1)
-    gen = torch.Generator().manual_seed(args.seed)
+    """Per-epoch scores and the fork's weights after each epoch (the loop of `lrdif.training.fork`)."""
     history, states = [], []
-    for ep in range(args.epochs):
-        fork.train()
-        t0, total, order = time.time(), 0.0, torch.randperm(len(feats), generator=gen)
-        for i in tqdm(range(n), desc=f"epoch {ep + 1}", leave=False, mininterval=5):
-            idx = order[i * args.batch_size:(i + 1) * args.batch_size]
-            loss = -(targets[idx] * F.log_softmax(fork(feats[idx].float()), 1)).sum(1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        row = {"epoch": ep + 1, "train_loss": total / max(n, 1), "minutes": (time.time() - t0) / 60, **_scores(fork, sets)}
+    for ep, loss, minutes in train_epochs(fork, feats, targets, args):
+        row = {"epoch": ep, "train_loss": loss, "minutes": minutes, **_scores(fork, sets)}
         history.append(row)
         states.append(copy.deepcopy(fork.state_dict()))
-        print(json.dumps({"epoch": ep + 1, "loss": round(row["train_loss"], 4), "minutes": round(row["minutes"], 2),
+        print(json.dumps({"epoch": ep, "loss": round(loss, 4), "minutes": round(minutes, 2),
                           "public_mean": round(_mean(row["public"]), 4),
                           "private": {k: round(v["majority_acc"], 4) for k, v in row["private"].items()}}), flush=True)
     return history, states

@@ -31,6 +31,7 @@ from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
 from lrdif.sdk.labels import LABELS_8
 from lrdif.training.datasets import ferplus_majority, vote_distribution
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
+from lrdif.training.fork import soft_targets
 from lrdif.training.model.facemesh import FaceMeshTrunkConfig
 
 
@@ -52,14 +53,6 @@ class TrunkClassifier(nn.Module):
         for blk in t.blocks[self.freeze:]:
             x = blk(x)
         return self.head(x)
-
-
-def soft_targets(votes: np.ndarray) -> np.ndarray:
-    """FER+ vote distribution over the 8 emotions with single (outlier) votes dropped."""
-    v = np.where(votes <= 1, 0, votes)
-    empty = v[:, :8].sum(1) == 0                     # every emotion vote was a single one: keep them all
-    v[empty] = votes[empty]
-    return vote_distribution(v)
 
 
 def to_input(imgs_u8: torch.Tensor, size: int) -> torch.Tensor:

@@ -56,13 +56,14 @@ def save_checkpoint(path: str | os.PathLike, model: LRDif, cfg: LRDifConfig, sta
     return atomic_write(path, lambda f: torch.save(ckpt, f))
 
 
-def write_untrained(path: str | os.PathLike, preset: str = "tiny", seed: int = 0) -> Path:
+def write_untrained(path: str | os.PathLike, preset: str = "tiny", seed: int = 0, **overrides: Any) -> Path:
     """A randomly initialised (torch seed `seed`) `preset` saved as a stage-2 checkpoint: what the
-    export tests and the benchmarks' smoke run export when no trained model is wanted."""
+    export tests and the benchmarks' smoke run export when no trained model is wanted; `overrides`
+    replace config fields (`fork_size=64`)."""
     from lrdif.training.model import get_config
 
     torch.manual_seed(seed)
-    cfg = get_config(preset)
+    cfg = get_config(preset, **overrides)
     return save_checkpoint(path, LRDif(cfg), cfg, stage=2, preset=preset, meta={"note": "untrained"})
 
 

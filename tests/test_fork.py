@@ -1,0 +1,106 @@
+"""The FaceMesh emotion fork inside the emotion model (LRDifConfig.fork_size, lrdif.training.fork):
+its shared part is MediaPipe's trunk, the exported graph and the eval path compute the same ensemble,
+and the training CLI writes a loadable checkpoint that leaves the LRDif part and the shared part
+untouched, refusing bad input with a message naming it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lrdif.training.calibration import store_temperature
+from lrdif.training.checkpoint import load_checkpoint, write_untrained
+from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
+from lrdif.training.fork import main as fork_main
+from lrdif.training.model import LRDif, LRDifInference, get_config
+from lrdif.training.model.facemesh import FaceMeshTrunkConfig
+from lrdif.training.model.fork import build_fork, combine, fork_input
+
+
+def test_config_rejects_bad_fork_fields():
+    with pytest.raises(ValueError, match="fork_size must be 0 or a multiple of 32"):
+        get_config("tiny", fork_size=48)
+    with pytest.raises(ValueError, match="fork_tap must be in 1..13"):
+        get_config("tiny", fork_size=64, fork_tap=14)
+    with pytest.raises(ValueError, match="fork_base_temperature > 0"):
+        get_config("tiny", fork_size=64, fork_base_temperature=0.0)
+    assert LRDif(get_config("tiny")).fork is None
+
+
+@torch.no_grad()
+def test_shared_part_and_fresh_fork_are_mediapipe_trunk():
+    cfg = get_config("mobile", fork_size=192, fork_tap=9)
+    trunk = pretrained_facemesh_trunk(FaceMeshTrunkConfig(input_size=192)).eval()
+    fork = build_fork(cfg).eval()
+    fork.load_trunk(trunk)
+    x01 = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    framed = fork_input(x01, 192)
+    assert framed.shape == (2, 3, 192, 192)
+    shared = fork.forward_shared((x01 - 0.5) / 0.5)               # the model's normalised crop
+    torch.testing.assert_close(shared, trunk.forward_stages(framed, upto=9)[-1], rtol=0, atol=1e-5)
+    y = shared
+    for blk in fork.fork.blocks:
+        y = blk(y)
+    torch.testing.assert_close(y, trunk.forward_features(framed), rtol=0, atol=1e-4)
+
+
+@torch.no_grad()
+def test_graph_and_eval_path_compute_the_same_ensemble():
+    from lrdif.training.inference import model_metadata, normaliser, predict_logits
+
+    torch.manual_seed(0)
+    model = LRDif(get_config("tiny", fork_size=64, fork_weight=0.5, fork_base_temperature=0.7)).eval()
+    g = torch.Generator().manual_seed(1)
+    crops = torch.randint(0, 256, (5, 3, 32, 32), generator=g, dtype=torch.uint8)
+    lm = torch.rand(5, 468, 2, generator=g)
+    logits, _ = predict_logits(model, crops, lm, stage=2, batch_size=2)
+    x = normaliser(model_metadata(model.cfg))(crops.float() / 255.0)
+    probs, graph = LRDifInference(model)(x, lm)
+    torch.testing.assert_close(logits, graph, rtol=0, atol=1e-5)
+    z, _ = model.forward_stage2(x, lm)
+    torch.testing.assert_close(graph, combine(z, model.fork(x), 0.7, 0.5), rtol=0, atol=1e-5)
+    want = torch.log_softmax(z / 0.7, 1) + 0.5 * torch.log_softmax(model.fork(x), 1)
+    torch.testing.assert_close(graph, want, rtol=0, atol=1e-5)
+    torch.testing.assert_close(probs, graph.softmax(1), rtol=0, atol=1e-6)
+
+
+def _split_npz(tiny_npz, path):
+    """The 64 real FERPlus faces of the shared tiny file with a split: 40 training, 24 PublicTest."""
+    with np.load(tiny_npz) as z:
+        images, votes = z["images"], z["votes"]
+    np.savez(path, images=images, votes=votes, split=np.repeat([0, 1], [40, 24]).astype(np.uint8))
+    return path
+
+
+def test_cli_writes_an_ensemble_checkpoint_and_refuses_bad_input(tmp_path, tiny_npz, capsys):
+    data = _split_npz(tiny_npz, tmp_path / "split.npz")
+    base = write_untrained(tmp_path / "base.pt", "tiny", seed=0)
+    shift = (-0.3, [float(-i) for i in range(1, 9)])
+    store_temperature(base, 0.8, "test", prior_shift=shift)        # a calibrated base, shift folded in
+    out = tmp_path / "o" / "fork.pt"
+    common = ["--data", str(data), "--size", "64", "--epochs", "2", "--batch-size", "16", "--threads", "1"]
+    with pytest.raises(SystemExit, match="not an lrdif checkpoint: .*junk.pt"):
+        (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+        fork_main(["--checkpoint", str(tmp_path / "junk.pt"), "--out", str(out), *common])
+    with pytest.raises(SystemExit, match="fork_size must be 0 or a multiple of 32"):
+        fork_main(["--checkpoint", str(base), "--out", str(out), *common[:2], "--size", "100"])
+    assert not out.parent.exists()                                   # nothing half-written
+    assert fork_main(["--checkpoint", str(base), "--out", str(out), *common]) == 0
+    model, cfg, ckpt = load_checkpoint(out)
+    fork = ckpt["meta"]["fork"]
+    assert (cfg.fork_size, cfg.fork_tap) == (64, 9) and cfg.fork_weight == fork["weight"] > 0
+    assert cfg.fork_base_temperature == fork["base_temperature"] == 0.8     # T0: the base's temperature
+    cal = ckpt["meta"]["calibration"]                                # no temperature: the ensemble needs its own;
+    assert "temperature" not in cal and cal["prior_shift"]["shift"] == -0.3   # the folded shift stays recorded
+    assert len(fork["history"]) == 2 and fork["data"]["n_train"] == 40 and fork["data"]["n_public"] == 24
+    base_model, _, _ = load_checkpoint(base)
+    for k, v in base_model.state_dict().items():                    # the LRDif part is unchanged
+        assert torch.equal(model.state_dict()[k], v), k
+    trunk = pretrained_facemesh_trunk(FaceMeshTrunkConfig(input_size=64))
+    for k, v in trunk.blocks[:9].state_dict().items():              # the shared part is MediaPipe's
+        assert torch.equal(model.fork.shared.state_dict()[k], v), k
+    trained = model.fork.fork.blocks.state_dict()
+    assert any(not torch.equal(trained[k], v) for k, v in trunk.blocks[9:].state_dict().items())
+    with pytest.raises(SystemExit, match="already has a fork"):
+        fork_main(["--checkpoint", str(out), "--out", str(tmp_path / "again.pt"), *common])
+    assert not (tmp_path / "again.pt").exists()
