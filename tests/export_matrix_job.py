@@ -1,5 +1,5 @@
 """The export matrix of the test session (no tests here): every `lrdif-export` target x {fp32, int8}
-of the untrained `tiny` preset, made ONCE per pytest session and shared by test_export.py (CLI,
+of the untrained `tiny` preset (with the FaceMesh emotion fork), made ONCE per pytest session and shared by test_export.py (CLI,
 report, artifacts, metadata, the int8 artifacts through the SDK) and test_backends.py (the LiteRT
 and ExecuTorch backends on real exported files).
 
@@ -26,10 +26,11 @@ CALIB_N = 32          # int8 calibration crops (--allow-small-calib: tests only)
 
 
 def write_tiny_checkpoint(path: Path) -> Path:
-    """The untrained `tiny` preset (torch seed 0) saved as a stage-2 checkpoint."""
+    """The untrained `tiny` preset (torch seed 0) with a FaceMesh emotion fork (the shipped model's
+    structure, at FaceMesh's smallest input, 64 px) saved as a stage-2 checkpoint."""
     from lrdif.training.checkpoint import write_untrained
 
-    return write_untrained(path, "tiny", seed=0)
+    return write_untrained(path, "tiny", seed=0, fork_size=64)
 
 
 def paths(root: Path) -> dict[str, Path]:
