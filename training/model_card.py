@@ -41,6 +41,11 @@ def _inference_note(model_cfg) -> str:
     parts = []
     if model_cfg.face_trunk_size:
         parts.append(f"FaceMesh trunk at {model_cfg.face_trunk_size} px in the image branch")
+    if model_cfg.fork_size:
+        parts.append(f"plus a FaceMesh emotion fork at {model_cfg.fork_size} px (MediaPipe's stem and first "
+                     f"{model_cfg.fork_tap} trunk blocks frozen, later blocks + linear classifier fine-tuned); "
+                     f"output log_softmax(z / {model_cfg.fork_base_temperature:.3f}) + "
+                     f"{model_cfg.fork_weight:g} x log_softmax(fork)")
     if model_cfg.mirror_average:
         parts.append("mirror-averaged: the crop and its mirror image run as one batch of 2 and their logits "
                      "are averaged (MACs below count both)")
@@ -49,11 +54,17 @@ def _inference_note(model_cfg) -> str:
 
 def _upstream_rows(model_cfg) -> list[str]:
     """Licences of third-party weights the checkpoint derives from."""
-    if not model_cfg.face_trunk_size:
-        return []
-    return [f"| upstream weights | face trunk at {model_cfg.face_trunk_size} px started from MediaPipe FaceMesh's "
-            "`face_landmark.tflite` (PyPI mediapipe 0.10.21, Apache-2.0; sha256-pinned in `lrdif.sdk.assets`), "
-            "fine-tuned; Apache-2.0 permits shipping derived weights with this notice |"]
+    source = ("MediaPipe FaceMesh's `face_landmark.tflite` (PyPI mediapipe 0.10.21, Apache-2.0; sha256-pinned in "
+              "`lrdif.sdk.assets`)")
+    rows = []
+    if model_cfg.face_trunk_size:
+        rows.append(f"| upstream weights | face trunk at {model_cfg.face_trunk_size} px started from {source}, "
+                    "fine-tuned; Apache-2.0 permits shipping derived weights with this notice |")
+    if model_cfg.fork_size:
+        rows.append(f"| upstream weights | emotion fork: {source}'s stem and first {model_cfg.fork_tap} trunk blocks "
+                    "unchanged, its later blocks fine-tuned; Apache-2.0 permits shipping them and derived weights "
+                    "with this notice |")
+    return rows
 
 
 def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibration: dict | None = None,
@@ -93,6 +104,7 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
         f"| targets | {'FER+ vote distribution (soft)' if meta.get('soft_targets') else 'majority label'}; "
         f"loss {meta.get('loss')}; insert noise {meta.get('insert_noise')}; EMA {meta.get('ema')} |",
         f"| schedule | {_schedule(meta)} |",
+        *_fork_row(meta),
         "| licence | research use only: the weights are trained on FER2013 images (FER+ labels MIT); "
         "see ../shared/data/ferplus/LICENSE.md |",
         *_upstream_rows(model_cfg),
@@ -117,6 +129,18 @@ def render(checkpoint: Path, evals_dir: Path, train_commands: list[str], calibra
     lines += train_commands
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _fork_row(meta: dict) -> list[str]:
+    f = meta.get("fork")
+    if not f:
+        return []
+    d = f.get("data", {})
+    return [f"| emotion fork | `python -m lrdif.training.fork`: {d.get('n_train')} training crops (deduplicated), their "
+            f"mirror images and one UDC-T / UDC-P / low-light copy each, shared FaceMesh maps cached; {f['epochs']} "
+            f"epochs, AdamW lr {f['lr']}, seed {f['seed']}; epoch {f['selected_epoch']} and weight {f['weight']:g} "
+            f"chosen on PublicTest (ensemble FER+ majority accuracy, mean over 4 conditions: "
+            f"{f['public_ensemble_mean']:.4f}) |"]
 
 
 def _schedule(meta: dict) -> str:

@@ -2,17 +2,20 @@
 # Reproduces the shipped default model end to end (`make train-default`):
 #   canonical test sets -> stage 1 -> stage 2 (+ the no-diffusion ablation) -> 3.1.0 (prior shift
 #   and temperature chosen on PublicTest) -> 3.2.0 (7-epoch fine-tune from 3.1.0, then prior shift,
-#   temperature chosen on PublicTest; mirror averaging measured and left off) -> lrdif-eval on PrivateTest
+#   temperature chosen on PublicTest; mirror averaging measured and left off) -> 3.3.0 (3.2.0 + the FaceMesh
+#   emotion fork, `python -m lrdif.training.fork`, then its temperature) -> lrdif-eval on PrivateTest
 #   (clean / UDC-T / UDC-P / low-light / unseen panel / unseen low light) and PublicTest+PrivateTest
 #   -> model card -> TFLite export for the SDK. Each phase is skipped when its output exists.
-# Phases: all (default) | data | train | finetune | eval | package.   Env: RUN (runs/default), THREADS (2).
+# Phases: all (default) | data | train | finetune | fork | eval | package.   Env: RUN (runs/default), THREADS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 RUN=${RUN:-runs/default}
 ABL=${ABL:-runs/ablation_nodiff}
 FT=${FT:-runs/finetune32}
-FINAL=$FT/calibrated.pt
+FT32=$FT/calibrated.pt
+FORK=${FORK:-runs/fork33}
+FINAL=$FORK/calibrated.pt
 CANON=${CANON:-runs/canonical}
 THREADS=${THREADS:-2}
 DATA=../shared/data/ferplus/ferplus_48x48_uint8.npz
@@ -44,15 +47,20 @@ calibrate() {  # calibrate SRC DST VERSION [flags]: a copy of SRC with shift / T
   [ -f "$dst" ] && return
   cp "$src" "$dst.tmp.pt"
   "$BIN/python" -m lrdif.training.calibration --checkpoint "$dst.tmp.pt" --out "${dst%.pt}_calibration" \
-    --prior-shift --write-checkpoint --version "$version" --no-progress "$@"
+    --write-checkpoint --version "$version" --no-progress "$@"
   mv "$dst.tmp.pt" "$dst"
 }
 
 finetune() {
-  calibrate "$RUN/stage2/last.pt" "$RUN/stage2/calibrated.pt" 3.1.0
+  calibrate "$RUN/stage2/last.pt" "$RUN/stage2/calibrated.pt" 3.1.0 --prior-shift
   [ -f "$FT/last.pt" ] || "$BIN/lrdif-train" stage2 --init "$RUN/stage2/calibrated.pt" --epochs 7 --lr 3e-4 \
     --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --threads "$THREADS" --out "$FT"
-  calibrate "$FT/last.pt" "$FINAL" 3.2.0
+  calibrate "$FT/last.pt" "$FT32" 3.2.0 --prior-shift
+}
+fork() {  # 3.3.0: the FaceMesh emotion fork on 3.2.0 (its prior shift kept), then the ensemble's temperature
+  [ -f "$FORK/fork.pt" ] || "$BIN/python" -m lrdif.training.fork --checkpoint "$FT32" --out "$FORK/fork.pt" \
+    --threads "$THREADS"
+  calibrate "$FORK/fork.pt" "$FINAL" 3.3.0
 }
 
 evaluate() {
@@ -89,7 +97,9 @@ package() {
     echo "$STAGE2 --no-insert-noise --threads 1 --out $RUN/stage2";
     echo "python -m lrdif.training.calibration --checkpoint <copy of $RUN/stage2/last.pt> --prior-shift --write-checkpoint --version 3.1.0";
     echo "lrdif-train stage2 --init <that 3.1.0 copy> --epochs 7 --lr 3e-4 --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --out $FT";
-    echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --write-checkpoint --version 3.2.0"; } > "$RUN/commands.txt"
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --write-checkpoint --version 3.2.0";
+    echo "python -m lrdif.training.fork --checkpoint <that 3.2.0 copy> --out $FORK/fork.pt";
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $FORK/fork.pt> --write-checkpoint --version 3.3.0"; } > "$RUN/commands.txt"
   "$BIN/python" -m lrdif.training.model_card --checkpoint training/weights/lrdif-mobile.pt \
     --evals "$RUN/eval" --commands "$RUN/commands.txt" --calibration "${FINAL%.pt}_calibration/calibration.json" \
     --out training/weights/MODEL_CARD.md
@@ -98,7 +108,7 @@ package() {
 }
 
 case "$PHASE" in
-  data) data ;; train) train ;; finetune) finetune ;; eval) evaluate ;; package) package ;;
-  all) data; train; finetune; evaluate; package ;;
-  *) echo "usage: $0 [all|data|train|finetune|eval|package]" >&2; exit 2 ;;
+  data) data ;; train) train ;; finetune) finetune ;; fork) fork ;; eval) evaluate ;; package) package ;;
+  all) data; train; finetune; fork; evaluate; package ;;
+  *) echo "usage: $0 [all|data|train|finetune|fork|eval|package]" >&2; exit 2 ;;
 esac
