@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "int8 bar needs them, export/README.md)")
     ap.add_argument("--opset", type=int, default=18, help="ONNX opset, 13-23 (default 18)")
     ap.add_argument("--steps", type=int, default=None, help="diffusion steps unrolled in the graph (default: the config's T)")
+    ap.add_argument("--no-fork", action="store_true",
+                    help="drop the checkpoint's FaceMesh emotion fork: the LRDif part alone, faster and less accurate "
+                         "(the shipped 3.3.0 without it is 3.2.0), with its own temperature; version suffixed +nofork")
     ap.add_argument("--tflite-int8", choices=("dynamic", "static"), default="dynamic",
                     help="TFLite int8 flavour: dynamic-range (float IO, default) or static full-integer (int8 IO; "
                          "litert-torch 0.10 fails to convert the LRDif graph this way)")
@@ -268,7 +271,7 @@ def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[st
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log(f"loading {ckpt}")
-    graph = load_inference(ckpt, args.steps)
+    graph = load_inference(ckpt, args.steps, fork=not args.no_fork)
     log(f"model: preset {graph.preset} v{graph.metadata.model_version}, {len(graph.labels)} classes, {graph.steps} "
         f"diffusion steps, {sum(p.numel() for p in graph.module.parameters()):,} parameters")
     report = rep.load(out)

@@ -7,6 +7,7 @@ reverse diffusion chain is unrolled for N steps from a zero start.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,12 +79,16 @@ def from_module(module: Any, cfg: Any, preset: str, checkpoint: str | Path = "",
                           metadata=build_metadata(cfg, preset, steps, labels, sha, version, temperature))
 
 
-def load_inference(checkpoint: str | Path, steps: int | None = None) -> InferenceGraph:
-    """Load a stage-2 checkpoint and build `LRDifInference(model, steps)` (None = the config's T)."""
+def load_inference(checkpoint: str | Path, steps: int | None = None, fork: bool = True) -> InferenceGraph:
+    """Load a stage-2 checkpoint and build `LRDifInference(model, steps)` (None = the config's T).
+    `fork=False` drops a FaceMesh emotion fork (`LRDifConfig.fork_size`): the graph is the LRDif part
+    alone, with the temperature it was calibrated with (`fork_base_temperature`) and the model version
+    suffixed `+nofork`."""
     path = Path(checkpoint)
     if not path.is_file():
         raise UsageError(f"checkpoint not found: {path}")
     from lrdif.training.checkpoint import load_checkpoint
+    from lrdif.training.inference import calibration_temperature, model_version
     from lrdif.training.model import LRDifInference
 
     try:
@@ -96,11 +101,16 @@ def load_inference(checkpoint: str | Path, steps: int | None = None) -> Inferenc
                           f"(PNET_S2 + denoiser trained)")
     if steps is not None and steps < 1 and getattr(cfg, "diffusion", True):
         raise UsageError(f"--steps must be >= 1, got {steps}")
+    temperature, version = calibration_temperature(ckpt), model_version(ckpt, path)
+    if not fork:
+        if not cfg.fork_size:
+            raise UsageError(f"--no-fork: {path} has no FaceMesh emotion fork")
+        temperature, version = cfg.fork_base_temperature, f"{version}+nofork"
+        cfg = model.cfg = dataclasses.replace(cfg, fork_size=0)
+        model.fork = None
     module = LRDifInference(model, steps=steps).eval()
     for p in module.parameters():
         p.requires_grad_(False)
     preset = str(ckpt.get("preset") or "custom") if isinstance(ckpt, dict) else "custom"
     labels = tuple(ckpt.get("labels") or ()) if isinstance(ckpt, dict) else ()
-    from lrdif.training.inference import calibration_temperature, model_version
-    return from_module(module, cfg, preset, path, labels or None, version=model_version(ckpt, path),
-                       temperature=calibration_temperature(ckpt))
+    return from_module(module, cfg, preset, path, labels or None, version=version, temperature=temperature)

@@ -104,3 +104,36 @@ def test_cli_writes_an_ensemble_checkpoint_and_refuses_bad_input(tmp_path, tiny_
     with pytest.raises(SystemExit, match="already has a fork"):
         fork_main(["--checkpoint", str(out), "--out", str(tmp_path / "again.pt"), *common])
     assert not (tmp_path / "again.pt").exists()
+
+
+@torch.no_grad()
+def test_export_graph_without_the_fork_is_the_lrdif_part(tmp_path):
+    from lrdif.export.graph import UsageError, load_inference
+
+    ckpt = write_untrained(tmp_path / "fork.pt", "tiny", seed=0, fork_size=64, fork_base_temperature=0.7)
+    full, plain = load_inference(ckpt), load_inference(ckpt, fork=False)
+    assert full.module.fork is not None and plain.module.fork is None and plain.cfg.fork_size == 0
+    assert plain.metadata.temperature == 0.7 and full.metadata.temperature == 1.0
+    assert plain.metadata.model_version == full.metadata.model_version + "+nofork"
+    x, lm = full.sample_inputs(batch=3)
+    model, _, _ = load_checkpoint(ckpt)
+    z, _ = model.forward_stage2(x, lm)
+    torch.testing.assert_close(plain.module(x, lm)[1], z, rtol=0, atol=1e-5)     # UDCformer's logits
+    assert (full.module(x, lm)[1] - z).abs().max() > 1e-3
+    with pytest.raises(UsageError, match="has no FaceMesh emotion fork"):
+        load_inference(write_untrained(tmp_path / "plain.pt", "tiny", seed=0), fork=False)
+
+
+def test_export_cli_no_fork(tmp_path, capsys):
+    from lrdif.export.cli import main
+    from lrdif.sdk.artifact_metadata import read_metadata
+
+    ckpt = write_untrained(tmp_path / "fork.pt", "tiny", seed=0, fork_size=64, fork_base_temperature=0.7)
+    assert main(["--target", "onnx", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), "--no-fork",
+                 "--no-verify", "-q"]) == 0
+    meta = read_metadata(next((tmp_path / "o").glob("*.onnx")))
+    assert meta.temperature == 0.7 and meta.model_version.endswith("+nofork")
+    plain = write_untrained(tmp_path / "plain.pt", "tiny", seed=0)
+    assert main(["--target", "onnx", "--checkpoint", str(plain), "--out", str(tmp_path / "p"), "--no-fork",
+                 "--no-verify", "-q"]) != 0
+    assert "has no FaceMesh emotion fork" in capsys.readouterr().err
