@@ -88,7 +88,7 @@ def test_one_artifact_per_runtime_measured(smoke_run):
     assert "p50_cv_median" in noise and noise["verdict"]
 
 
-def test_pipeline_accuracy_peer_steps_cost(smoke_run):
+def test_pipeline_accuracy_peer_steps_cost(smoke_run, export_matrix_fp32):
     _, r, _ = smoke_run
     pipe = r["pipeline"]
     assert "rows" in pipe, pipe
@@ -117,10 +117,12 @@ def test_pipeline_accuracy_peer_steps_cost(smoke_run):
     assert all("acc8" in x for x in st["accuracy"]), st["accuracy"]
     assert all(x.get("p50_ms") for x in st["latency"]), st["latency"]
 
-    # the cost section measured the model the smoke run exported (the tiny preset), not something else
-    from lrdif.training.model import LRDif, LRDifInference, count_macs, get_config
-    cfg = get_config("tiny")
-    tiny = LRDif(cfg)
+    # the cost section measured the model the smoke run exported (the export matrix's tiny preset with
+    # its FaceMesh fork), not something else
+    from lrdif.training.checkpoint import load_checkpoint
+    from lrdif.training.model import LRDifInference, count_macs
+    tiny, cfg, _ = load_checkpoint(export_matrix_fp32["checkpoint"])
+    assert cfg.fork_size and cfg.input_size == 32
     cost = r["cost"]
     assert cost["model"]["macs"] == count_macs(tiny, cfg)
     assert cost["model"]["params"] == sum(p.numel() for p in LRDifInference(tiny).parameters())

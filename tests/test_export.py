@@ -173,7 +173,7 @@ def test_onnx_int8_kernels_compute_the_qdq_graph(shipped_int8, tiny_npz):
     off, float DequantizeLinear -> Conv). With int8 (U8S8) Conv weights the kernels' int16 pair sums
     saturate on x86 CPUs without VNNI: the shipped v3 model fell from 98.0 to 92.8 % top-1 agreement
     with torch (kernels vs graph: max|dp| 0.46, 94 % top-1 on 64 real crops); uint8 weights (U8U8):
-    max|dp| 0.06, 100 %."""
+    max|dp| 0.06, 100 % (3.3.0: max|dp| 0.03, 61 of 64, the 3 others near-ties)."""
     import onnx
     import onnxruntime as ort
 
@@ -197,8 +197,12 @@ def test_onnx_int8_kernels_compute_the_qdq_graph(shipped_int8, tiny_npz):
         sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         logits.append(sess.run(["logits"], {"image": fs.image, "landmarks": fs.landmarks})[0])
     ref, fused = (softmax(x, md.temperature) for x in logits)
-    assert (ref.argmax(1) == fused.argmax(1)).mean() >= 0.98, (ref.argmax(1) != fused.argmax(1)).sum()
-    assert np.abs(ref - fused).max() < 0.2, np.abs(ref - fused).max()
+    # near-ties (top-2 within 0.05) may flip between two correct int8 paths: 3.3.0 flips 3 of 64 faces,
+    # each a near-tie, at max|dp| 0.03; saturation moved probabilities by 0.46 and flipped clear winners
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.05
+    assert clear.sum() >= 48 and (ref.argmax(1) == fused.argmax(1))[clear].mean() >= 0.98
+    assert np.abs(ref - fused).max() < 0.1, np.abs(ref - fused).max()
 
 
 def test_tflite_int8_is_dynamic_range_with_float_io(export_matrix):

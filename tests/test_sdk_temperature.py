@@ -19,8 +19,9 @@ def test_temperature_in_metadata_changes_confidence_not_label(tmp_path):
     src = default_model_path()
     hot = tmp_path / f"calibrated{src.suffix}"          # the shipped default, whatever its format
     shutil.copy(src, hot)
-    embed_metadata(hot, read_metadata(src).replace(temperature=2.0))
-    assert read_metadata(hot).temperature == 2.0
+    hot_t = 10.0 * read_metadata(src).temperature       # far from the shipped T: a visible change
+    embed_metadata(hot, read_metadata(src).replace(temperature=hot_t))
+    assert read_metadata(hot).temperature == hot_t
     frame = sample_image()
     with EmotionRecognizer(EmotionRecognizerOptions(model_path=src)) as a, \
             EmotionRecognizer(EmotionRecognizerOptions(model_path=hot)) as b:
@@ -29,7 +30,7 @@ def test_temperature_in_metadata_changes_confidence_not_label(tmp_path):
                                    np.stack([a._frontend.process(frame)[0].crop_landmarks]))
     assert ra.label == rb.label
     assert rb.confidence < ra.confidence - 0.01
-    z = logits[0].astype(np.float64) / 2.0
+    z = logits[0].astype(np.float64) / hot_t
     want = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     np.testing.assert_allclose(list(rb.probabilities.values()), want, atol=1e-5)
 
