@@ -269,9 +269,9 @@ def _run(args: argparse.Namespace, targets: list[Any], ckpt: Path, argv: list[st
     torch.set_num_threads(args.threads)
     log = _logger(args.quiet)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     log(f"loading {ckpt}")
     graph = load_inference(ckpt, args.steps, fork=not args.no_fork)
+    out.mkdir(parents=True, exist_ok=True)               # after the checkpoint checks: a refusal leaves nothing
     log(f"model: preset {graph.preset} v{graph.metadata.model_version}, {len(graph.labels)} classes, {graph.steps} "
         f"diffusion steps, {sum(p.numel() for p in graph.module.parameters()):,} parameters")
     report = rep.load(out)

@@ -137,3 +137,4 @@ def test_export_cli_no_fork(tmp_path, capsys):
     assert main(["--target", "onnx", "--checkpoint", str(plain), "--out", str(tmp_path / "p"), "--no-fork",
                  "--no-verify", "-q"]) != 0
     assert "has no FaceMesh emotion fork" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()                             # refused before any output
