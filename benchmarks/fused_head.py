@@ -37,11 +37,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from benchmarks.trunk_finetune import score, soft_targets, to_input
+from benchmarks.trunk_finetune import score, to_input
 from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
 from lrdif.training.model.facemesh import TRUNK_BLOCKS, FaceMeshTrunkConfig
-from lrdif.training.fork import train_epochs
+from lrdif.training.datasets import outlier_free_vote_distribution
+from lrdif.training.fork import stack_views, train_epochs
 from lrdif.training.model.fork import EmotionFork   # what the shipped model's fork is (training/model/fork.py)
 
 SIZE = 192          # FaceMesh's ROI input
@@ -124,18 +125,16 @@ def _train_set(trunk, data: dict, args) -> tuple[torch.Tensor, torch.Tensor]:
     if args.degrade:
         from lrdif.training.degrade import degrade_images
         views += [(kind, bool(i % 2)) for i, kind in enumerate(TRAIN_KINDS)]
-    n = len(xtr)
-    feats = None
-    for v, (src, flip) in enumerate(views):
+
+    def view(v: int) -> torch.Tensor:
+        src, flip = views[v]
         if isinstance(src, str):
             i = TRAIN_KINDS.index(src)
             src = torch.from_numpy(degrade_images(xtr.numpy(), src, seed=args.seed + 101 + i, size=64))
-        f = shared_features(trunk, src, args.tap, flip=flip)
-        if feats is None:                        # filled in place: the cache is the largest thing here
-            feats = torch.empty((len(views) * n, *f.shape[1:]), dtype=f.dtype)
-        feats[v * n:(v + 1) * n] = f
-        del f
-    targets = torch.from_numpy(soft_targets(vtr)).float().repeat(len(views), 1)
+        return shared_features(trunk, src, args.tap, flip=flip)
+
+    feats = stack_views(len(views), view)
+    targets = torch.from_numpy(outlier_free_vote_distribution(vtr)).float().repeat(len(views), 1)
     return feats, targets
 
 

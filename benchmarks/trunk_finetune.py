@@ -29,9 +29,8 @@ from tqdm import tqdm
 
 from lrdif.sdk.fileio import atomic_write, atomic_write_bytes
 from lrdif.sdk.labels import LABELS_8
-from lrdif.training.datasets import ferplus_majority, vote_distribution
+from lrdif.training.datasets import ferplus_majority, outlier_free_vote_distribution
 from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
-from lrdif.training.fork import soft_targets
 from lrdif.training.model.facemesh import FaceMeshTrunkConfig
 
 
@@ -125,7 +124,7 @@ def _load(path: Path, limit: int):
     if limit:
         tr = tr[:limit]
     te = np.nonzero(split == 2)[0]
-    return (torch.from_numpy(images[tr]), torch.from_numpy(soft_targets(votes[tr])),
+    return (torch.from_numpy(images[tr]), torch.from_numpy(outlier_free_vote_distribution(votes[tr])),
             torch.from_numpy(images[te]), votes[te])
 
 

@@ -327,3 +327,14 @@ def test_flip_and_affine_keep_landmarks_on_the_image():
         assert abs(xx - tx) <= 1.01 and abs(yy - ty) <= 1.01
     xo, lo = augment_batch(torch.rand(b, 3, s, s), lm, g)
     assert xo.shape == (b, 3, s, s) and lo.shape == lm.shape
+
+
+def test_outlier_free_vote_distribution_drops_single_votes():
+    from lrdif.training.datasets import outlier_free_vote_distribution
+
+    votes = np.array([[6, 1, 0, 3, 0, 0, 0, 0, 0, 0],      # the single happiness vote is an outlier
+                      [1, 1, 0, 0, 0, 0, 0, 0, 0, 8]])     # only single emotion votes: kept
+    d = outlier_free_vote_distribution(votes)
+    np.testing.assert_allclose(d[0], [6 / 9, 0, 0, 3 / 9, 0, 0, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(d[1], [0.5, 0.5, 0, 0, 0, 0, 0, 0])
+    assert votes[0, 1] == 1                                 # the caller's table is not modified

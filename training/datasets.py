@@ -38,7 +38,7 @@ from lrdif.sdk.labels import LABELS_8, labels_for
 __all__ = [
     "ArrayDataset", "DatasetError", "load_dataset", "load_ferplus_npz", "load_fer2013_csv",
     "load_rafdb", "load_kdef", "load_folder", "detect_layout", "majority_labels", "ferplus_majority",
-    "vote_distribution", "normalise_split", "SPLIT_CODES", "iter_samples", "to_rgb", "stack_to_rgb",
+    "vote_distribution", "outlier_free_vote_distribution", "normalise_split", "SPLIT_CODES", "iter_samples", "to_rgb", "stack_to_rgb",
 ]
 
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
@@ -184,6 +184,15 @@ def ferplus_majority(votes: np.ndarray, classes: int = 8) -> tuple[np.ndarray, n
     winner = v.argmax(axis=1)
     keep = (top > 0.5 * v.sum(axis=1)) & (winner < classes)
     return keep, np.where(keep, winner, -1).astype(np.int64)
+
+
+def outlier_free_vote_distribution(votes: np.ndarray, classes: int = 8) -> np.ndarray:
+    """`vote_distribution` with single (outlier) votes dropped, as `ferplus_majority` drops them; a face
+    whose every emotion vote is a single one keeps them all. Soft targets of the FaceMesh fork."""
+    v = np.where(votes <= 1, 0, votes)
+    empty = v[:, :classes].sum(1) == 0
+    v[empty] = votes[empty]
+    return vote_distribution(v, classes)
 
 
 def vote_distribution(votes: np.ndarray, classes: int = 8) -> np.ndarray:

@@ -33,15 +33,6 @@ TRAIN_KINDS = ("udc-toled", "udc-poled", "lowlight")
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
-def soft_targets(votes: np.ndarray) -> np.ndarray:
-    """FER+ vote distribution over the 8 emotions with single (outlier) votes dropped."""
-    from lrdif.training.datasets import vote_distribution
-    v = np.where(votes <= 1, 0, votes)
-    empty = v[:, :8].sum(1) == 0                     # every emotion vote was a single one: keep them all
-    v[empty] = votes[empty]
-    return vote_distribution(v)
-
-
 def degrade_u8(crops: torch.Tensor, kind: str, seed: int, bs: int = 512) -> torch.Tensor:
     """uint8 crops (N, 3, S, S) through the training simulator `kind` (deterministic given seed)."""
     if kind == "none":
@@ -54,28 +45,37 @@ def degrade_u8(crops: torch.Tensor, kind: str, seed: int, bs: int = 512) -> torc
     return torch.cat(out)
 
 
-def shared_maps(fork, crops: torch.Tensor, flip: bool = False, bs: int = 256) -> torch.Tensor:
-    """The frozen shared part on uint8 crops (float16 maps, N x C x H x W)."""
-    from lrdif.training.data import normalise
+def shared_maps(fork, crops: torch.Tensor, norm, flip: bool = False, bs: int = 256) -> torch.Tensor:
+    """The frozen shared part on uint8 crops normalised by `norm` (the model's metadata normaliser):
+    float16 maps, N x C x H x W."""
     out = []
     with torch.no_grad():
         for i in tqdm(range(0, len(crops), bs), desc="shared trunk", leave=False, mininterval=5):
-            x = normalise(crops[i:i + bs].float() / 255.0)
+            x = norm(crops[i:i + bs].float() / 255.0)
             out.append(fork.forward_shared(x.flip(-1) if flip else x).half())
     return torch.cat(out)
 
 
-def train_views(fork, crops: torch.Tensor, votes: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maps of every crop, its mirror and one degraded copy per kind; FER+ soft targets per row."""
-    views = [("none", False), ("none", True)] + [(k, bool(i % 2)) for i, k in enumerate(TRAIN_KINDS)]
-    n, maps = len(crops), None
-    for v, (kind, flip) in enumerate(views):
-        m = shared_maps(fork, degrade_u8(crops, kind, seed + 100 + v), flip)
-        if maps is None:                         # filled in place: the cache is the largest thing here
-            maps = torch.empty((len(views) * n, *m.shape[1:]), dtype=m.dtype)
-        maps[v * n:(v + 1) * n] = m
+def stack_views(count: int, view) -> torch.Tensor:
+    """torch.cat([view(0), ..., view(count - 1)]) (equal-sized tensors) without holding the list and
+    the result at once: the cache of shared maps is the largest thing in memory here."""
+    out = None
+    for v in range(count):
+        m = view(v)
+        if out is None:
+            out = torch.empty((count * len(m), *m.shape[1:]), dtype=m.dtype)
+        out[v * len(m):(v + 1) * len(m)] = m
         del m
-    return maps, torch.from_numpy(soft_targets(votes)).float().repeat(len(views), 1)
+    return out
+
+
+def train_views(fork, crops: torch.Tensor, votes: np.ndarray, seed: int, norm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maps of every crop, its mirror and one degraded copy per kind; FER+ soft targets per row."""
+    from lrdif.training.datasets import outlier_free_vote_distribution
+    views = [("none", False), ("none", True)] + [(k, bool(i % 2)) for i, k in enumerate(TRAIN_KINDS)]
+    maps = stack_views(len(views), lambda v: shared_maps(fork, degrade_u8(crops, views[v][0], seed + 100 + v),
+                                                         norm, views[v][1]))
+    return maps, torch.from_numpy(outlier_free_vote_distribution(votes)).float().repeat(len(views), 1)
 
 
 def majority_acc(pred: np.ndarray, votes: np.ndarray) -> float:
@@ -101,12 +101,12 @@ def best_weight(lrdif_lp: dict, fork_lp: dict, votes: np.ndarray) -> tuple[float
 def public_sets(model, fork, crops, t0: float, seed: int = 0) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
     """{condition: (LRDif log-probabilities at temperature T0, the fork's shared maps)} of the
     PublicTest crops, each degraded once (seed) and fed to both."""
-    from lrdif.training.inference import predict_logits
-    out = {}
+    from lrdif.training.inference import model_metadata, normaliser, predict_logits
+    norm, out = normaliser(model_metadata(model.cfg)), {}
     for kind in CONDITIONS:
         x = degrade_u8(crops.crops, kind, seed)
         z = predict_logits(model, x, crops.landmarks, stage=2)[0].double()
-        out[kind] = (torch.log_softmax(z / t0, 1).numpy(), shared_maps(fork, x))
+        out[kind] = (torch.log_softmax(z / t0, 1).numpy(), shared_maps(fork, x, norm))
     return out
 
 
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     from lrdif.sdk.fileio import atomic_write
     from lrdif.training.checkpoint import CheckpointError, load_checkpoint
     from lrdif.training.facemesh_weights import pretrained_facemesh_trunk
-    from lrdif.training.inference import calibration_temperature
+    from lrdif.training.inference import calibration_temperature, model_metadata, normaliser
     from lrdif.training.model.facemesh import FaceMeshTrunkConfig
     from lrdif.training.model.fork import build_fork
     torch.set_num_threads(args.threads)
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     fork.eval()
     train_crops, train_votes, pub_crops, pub_votes, info = _crops(args, cfg)
     public = public_sets(model, fork, pub_crops, t0)
-    maps, targets = train_views(fork, train_crops.crops, train_votes, args.seed)
+    norm = normaliser(model_metadata(cfg))
+    maps, targets = train_views(fork, train_crops.crops, train_votes, args.seed, norm)
     minutes = (time.time() - started) / 60
     history, best = train_head(fork.fork, maps, targets, public, pub_votes, args)
     report = {"size": args.size, "tap": args.tap, "seed": args.seed, "epochs": args.epochs, "lr": args.lr,
