@@ -44,6 +44,14 @@ def _quantize_dynamic(path: Path) -> None:
     os.replace(staged, path)
 
 
+def _channels_last_friendly(module: Any) -> tuple[Any, dict[str, Any]]:
+    """The exact rewrites of `litert_graph` (elementwise PReLU, channels-last zero pads)."""
+    from .litert_graph import prelu_as_elementwise, register_nhwc_constant_pad
+
+    module, n = prelu_as_elementwise(module)
+    return module.eval(), {"prelu_as_elementwise": n, "nhwc_constant_pad": register_nhwc_constant_pad()}
+
+
 class TFLiteTarget(Target):
     """TFLite flatbuffer via litert-torch (`use_v2=False`), batch 1, NCHW float32 inputs as the
     torch model takes them; signature `serving_default` with inputs `image`, `landmarks` and outputs
@@ -97,6 +105,7 @@ class TFLiteTarget(Target):
         image, landmarks = (t[:1] for t in sample_inputs)
         kwargs = {"image": image, "landmarks": landmarks}
         info: dict[str, Any] = {"converter": f"litert_torch {getattr(litert_torch, '__version__', '')}".strip()}
+        module, info["graph_rewrites"] = _channels_last_friendly(module)
 
         def convert(path: Path) -> dict[str, Any]:
             litert_torch.convert(_named(module), sample_kwargs=kwargs).export(str(path))
