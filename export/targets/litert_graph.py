@@ -19,41 +19,33 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-_REGISTERED = False
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 
-def _prelu_module():
-    import torch
-    from torch import nn
+class ElementwisePReLU(nn.Module):
+    """PReLU with per-channel slopes `alpha` (C,) on (B, C, H, W), as max / min / relu ops."""
 
-    class ElementwisePReLU(nn.Module):
-        """PReLU with per-channel slopes `alpha` (C,) on (B, C, H, W), as max / min / relu ops."""
+    def __init__(self, alpha: torch.Tensor) -> None:
+        super().__init__()
+        a = alpha.detach().clone().float()
+        self.mode = "max" if bool((a <= 1).all()) else "min" if bool((a >= 1).all()) else "relu"
+        self.register_buffer("alpha", a.view(1, -1, 1, 1))
 
-        def __init__(self, alpha: torch.Tensor) -> None:
-            super().__init__()
-            a = alpha.detach().clone().float()
-            self.mode = "max" if bool((a <= 1).all()) else "min" if bool((a >= 1).all()) else "relu"
-            self.register_buffer("alpha", a.view(1, -1, 1, 1))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            ax = self.alpha * x
-            if self.mode == "max":
-                return torch.maximum(x, ax)
-            if self.mode == "min":
-                return torch.minimum(x, ax)
-            return torch.relu(x) + self.alpha * torch.clamp(x, max=0.0)
-
-    return ElementwisePReLU
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return torch.maximum(x, self.alpha * x)
+        if self.mode == "min":
+            return torch.minimum(x, self.alpha * x)
+        return torch.relu(x) + self.alpha * torch.clamp(x, max=0.0)
 
 
 def prelu_as_elementwise(module: Any) -> tuple[Any, int]:
     """A copy of `module` with every PReLU (the model's `PReLU2d`, torch's `nn.PReLU`) replaced by
     its elementwise form, for 4-D (B, C, H, W) inputs; returns (copy, number replaced)."""
-    from torch import nn
-
     from lrdif.training.model.facemesh import PReLU2d
 
-    elementwise = _prelu_module()
     out = copy.deepcopy(module)
     replaced = 0
     for parent in list(out.modules()):
@@ -64,7 +56,7 @@ def prelu_as_elementwise(module: Any) -> tuple[Any, int]:
             elif isinstance(child, nn.PReLU):
                 alpha = child.weight
             if alpha is not None:
-                setattr(parent, name, elementwise(alpha))
+                setattr(parent, name, ElementwisePReLU(alpha))
                 replaced += 1
     return out, replaced
 
@@ -72,18 +64,12 @@ def prelu_as_elementwise(module: Any) -> tuple[Any, int]:
 def register_nhwc_constant_pad() -> bool:
     """Teach litert-torch's layout pass that a 4-D `constant_pad_nd` can run channels-last.
     Idempotent; False (and nothing changed) when this litert-torch lacks the pass' registries."""
-    global _REGISTERED
-    if _REGISTERED:
-        return True
     try:
-        import torch
-        import torch.nn.functional as F
         from litert_torch._convert.fx_passes.optimize_layout_transposes_pass import layout_check, layout_rewrite
     except ImportError:
         return False
     aten = torch.ops.aten
     if aten.constant_pad_nd.default in layout_check.nhwcable_node_checkers:
-        _REGISTERED = True
         return True
 
     def first_arg(node):
@@ -105,5 +91,4 @@ def register_nhwc_constant_pad() -> bool:
     layout_check.layout_sensitive_inputs_getters.register(aten.constant_pad_nd)(first_arg)
     layout_check.nhwcable_node_checkers.register(aten.constant_pad_nd)(checker)
     layout_rewrite.rewriters.register(aten.constant_pad_nd)(rewriter)
-    _REGISTERED = True
     return True
