@@ -2,13 +2,18 @@
 
     python -m lrdif.training.fork --checkpoint training/weights/lrdif-mobile.pt --out runs/fork/fork.pt
         [--size 192] [--tap 9] [--epochs 8] [--threads 2] [--seed 0] [--limit N]
+        [--train-kinds udc-toled,udc-poled,lowlight] [--logit-adjust TAU] [--cache-dir DIR]
 
 The fork (`lrdif.training.model.fork`) sees the model's own crops (the SDK crop of the landmark
 cache, as LRDif does). Its shared part (FaceMesh stem + `--tap` blocks, MediaPipe's weights) is
 frozen, so it runs once per view and its maps are held in memory (float16): every training crop
-(deduplicated against the test splits), its mirror image, and one UDC-T, one UDC-P and one low-light
-copy (the training simulator on the crops, seeds `seed + 102..104`). Loss: cross-entropy on the FER+
-vote distribution (single votes dropped). Selection on PublicTest (clean / UDC-T / UDC-P / low light,
+(deduplicated against the test splits), its mirror image, and one copy per `--train-kinds` kind
+(default UDC-T, UDC-P and low light; the training simulator on the crops, seeds `seed + 102...`,
+every other one mirrored). `--cache-dir` keeps those maps on disk, keyed by the sha256 of the view's
+input bytes and of the frozen weights, so a rerun with other head settings skips the trunk. Loss:
+cross-entropy on the FER+ vote distribution (single votes dropped); `--logit-adjust TAU` trains on
+logits + TAU log(class prior) (Menon et al.'s logit-adjusted loss, for the rare classes) and infers
+on the raw logits. Selection on PublicTest (clean / UDC-T / UDC-P / low light,
 degraded with seed 0): the epoch and the ensemble weight w (0.25-2) with the best FER+ majority
 accuracy of log_softmax(z / T0) + w log_softmax(fork), mean over conditions, T0 = the checkpoint's
 calibrated temperature. The written checkpoint carries the fork in its config and state_dict and no
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -45,6 +51,45 @@ def degrade_u8(crops: torch.Tensor, kind: str, seed: int, bs: int = 512) -> torc
     return torch.cat(out)
 
 
+class MapCache:
+    """Shared maps on disk (`--cache-dir`), content-addressed: the key is the sha256 of the frozen
+    part's weights, the fork's size / tap / normalisation, the mirror flag and the uint8 input bytes,
+    so a changed simulator, crop or trunk never reads a stale file. Unreadable files are recomputed."""
+
+    def __init__(self, directory: Path, fork, norm_tag: dict) -> None:
+        h = hashlib.sha256(json.dumps({"format": 1, "size": fork.size, "tap": fork.tap, **norm_tag}).encode())
+        for name, t in sorted({**fork.stem.state_dict(prefix="stem."), **fork.stem_act.state_dict(prefix="act."),
+                               **fork.shared.state_dict(prefix="shared.")}.items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        self.directory, self._tag = Path(directory), h.hexdigest()
+
+    def path(self, crops: torch.Tensor, flip: bool) -> Path:
+        h = hashlib.sha256(f"{self._tag}:{int(flip)}:{tuple(crops.shape)}:".encode())
+        h.update(memoryview(crops.contiguous().numpy()).cast("B"))
+        return self.directory / f"maps-{h.hexdigest()[:32]}.npy"
+
+    def maps(self, fork, crops: torch.Tensor, norm, flip: bool = False) -> torch.Tensor:
+        from lrdif.sdk.fileio import atomic_write
+        p = self.path(crops, flip)
+        if p.exists():
+            try:
+                m = np.load(p, allow_pickle=False)
+                if m.dtype == np.float16 and m.ndim == 4 and len(m) == len(crops):
+                    return torch.from_numpy(m)
+            except (OSError, ValueError):
+                pass
+            tqdm.write(f"lrdif.training.fork: {p}: unreadable cache entry, recomputing")
+        m = shared_maps(fork, crops, norm, flip)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        atomic_write(p, lambda f: np.save(f, m.numpy(), allow_pickle=False))
+        return m
+
+
+def view_maps(fork, crops: torch.Tensor, norm, flip: bool, cache: MapCache | None) -> torch.Tensor:
+    return cache.maps(fork, crops, norm, flip) if cache is not None else shared_maps(fork, crops, norm, flip)
+
+
 def shared_maps(fork, crops: torch.Tensor, norm, flip: bool = False, bs: int = 256) -> torch.Tensor:
     """The frozen shared part on uint8 crops normalised by `norm` (the model's metadata normaliser):
     float16 maps, N x C x H x W."""
@@ -69,12 +114,14 @@ def stack_views(count: int, view) -> torch.Tensor:
     return out
 
 
-def train_views(fork, crops: torch.Tensor, votes: np.ndarray, seed: int, norm) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maps of every crop, its mirror and one degraded copy per kind; FER+ soft targets per row."""
+def train_views(fork, crops: torch.Tensor, votes: np.ndarray, seed: int, norm, kinds=TRAIN_KINDS,
+                cache: MapCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maps of every crop, its mirror and one degraded copy per kind (every other one mirrored);
+    FER+ soft targets per row."""
     from lrdif.training.datasets import outlier_free_vote_distribution
-    views = [("none", False), ("none", True)] + [(k, bool(i % 2)) for i, k in enumerate(TRAIN_KINDS)]
-    maps = stack_views(len(views), lambda v: shared_maps(fork, degrade_u8(crops, views[v][0], seed + 100 + v),
-                                                         norm, views[v][1]))
+    views = [("none", False), ("none", True)] + [(k, bool(i % 2)) for i, k in enumerate(kinds)]
+    maps = stack_views(len(views), lambda v: view_maps(fork, degrade_u8(crops, views[v][0], seed + 100 + v),
+                                                       norm, views[v][1], cache))
     return maps, torch.from_numpy(outlier_free_vote_distribution(votes)).float().repeat(len(views), 1)
 
 
@@ -98,7 +145,8 @@ def best_weight(lrdif_lp: dict, fork_lp: dict, votes: np.ndarray) -> tuple[float
     return w, acc[w]
 
 
-def public_sets(model, fork, crops, t0: float, seed: int = 0) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
+def public_sets(model, fork, crops, t0: float, seed: int = 0,
+                cache: MapCache | None = None) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
     """{condition: (LRDif log-probabilities at temperature T0, the fork's shared maps)} of the
     PublicTest crops, each degraded once (seed) and fed to both."""
     from lrdif.training.inference import model_metadata, normaliser, predict_logits
@@ -106,24 +154,26 @@ def public_sets(model, fork, crops, t0: float, seed: int = 0) -> dict[str, tuple
     for kind in CONDITIONS:
         x = degrade_u8(crops.crops, kind, seed)
         z = predict_logits(model, x, crops.landmarks, stage=2)[0].double()
-        out[kind] = (torch.log_softmax(z / t0, 1).numpy(), shared_maps(fork, x, norm))
+        out[kind] = (torch.log_softmax(z / t0, 1).numpy(), view_maps(fork, x, norm, False, cache))
     return out
 
 
 def train_epochs(head, maps: torch.Tensor, targets: torch.Tensor, args):
-    """Train `head` on cached maps (AdamW, one-cycle LR, cross-entropy on soft targets); yields
-    (epoch, mean training loss, minutes) after each epoch. `args`: epochs, batch_size, lr,
-    weight_decay, seed."""
+    """Train `head` on cached maps (AdamW, one-cycle LR, cross-entropy on soft targets, on logits +
+    logit_adjust x log prior of the targets); yields (epoch, mean training loss, minutes) after each
+    epoch. `args`: epochs, batch_size, lr, weight_decay, seed, logit_adjust."""
+    from lrdif.training.step import class_log_prior
+    adjust = float(getattr(args, "logit_adjust", 0.0)) * class_log_prior(targets)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     n = len(maps) // args.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.epochs * n, 1), pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.epochs * n, 10), pct_start=0.1)
     gen = torch.Generator().manual_seed(args.seed)
     for ep in range(args.epochs):
         head.train()
         t0, total, order = time.time(), 0.0, torch.randperm(len(maps), generator=gen)
         for i in tqdm(range(n), desc=f"fork epoch {ep + 1}/{args.epochs}", leave=False, mininterval=5):
             idx = order[i * args.batch_size:(i + 1) * args.batch_size]
-            loss = -(targets[idx] * F.log_softmax(head(maps[idx].float()), 1)).sum(1).mean()
+            loss = -(targets[idx] * F.log_softmax(head(maps[idx].float()) + adjust, 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -164,7 +214,25 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N faces of each split (smoke runs)")
     ap.add_argument("--trunk", type=Path, default=None, help="face_landmark.tflite (default: lrdif-setup's)")
+    ap.add_argument("--train-kinds", type=_kinds, default=TRAIN_KINDS,
+                    help="degraded training views, one copy of every crop per kind (comma-separated "
+                         "lrdif-degrade kinds; default udc-toled,udc-poled,lowlight)")
+    ap.add_argument("--logit-adjust", type=float, default=0.0, metavar="TAU",
+                    help="train on logits + TAU log(class prior) (0 = plain cross-entropy)")
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="keep the frozen trunk's maps here and reuse them (content-addressed)")
     return ap
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    from lrdif.training.degrade import KINDS
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    valid = [k for k in KINDS if k != "none" and not k.endswith("-unseen")]   # unseen = held-out test kinds
+    bad = [k for k in kinds if k not in valid]
+    if not kinds or bad:
+        raise argparse.ArgumentTypeError(f"not a training degradation kind: {', '.join(bad) or '(none given)'}; "
+                                         f"valid: {', '.join(valid)}")
+    return kinds
 
 
 def _crops(args, cfg):
@@ -229,13 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     fork.load_trunk(pretrained_facemesh_trunk(FaceMeshTrunkConfig(input_size=args.size), args.trunk))
     fork.eval()
     train_crops, train_votes, pub_crops, pub_votes, info = _crops(args, cfg)
-    public = public_sets(model, fork, pub_crops, t0)
-    norm = normaliser(model_metadata(cfg))
-    maps, targets = train_views(fork, train_crops.crops, train_votes, args.seed, norm)
+    meta = model_metadata(cfg)
+    norm = normaliser(meta)
+    cache = MapCache(args.cache_dir, fork, {"mean": list(meta.mean), "std": list(meta.std)}) if args.cache_dir else None
+    public = public_sets(model, fork, pub_crops, t0, cache=cache)
+    maps, targets = train_views(fork, train_crops.crops, train_votes, args.seed, norm, args.train_kinds, cache)
     minutes = (time.time() - started) / 60
     history, best = train_head(fork.fork, maps, targets, public, pub_votes, args)
     report = {"size": args.size, "tap": args.tap, "seed": args.seed, "epochs": args.epochs, "lr": args.lr,
               "batch_size": args.batch_size, "weight_decay": args.weight_decay, "base_temperature": t0,
+              "train_kinds": list(args.train_kinds), "logit_adjust": args.logit_adjust,
               "selected_epoch": best["epoch"], "weight": best["weight"], "public_ensemble_mean": best["score"],
               "selection": "PublicTest FER+ majority accuracy of the ensemble, mean over clean/UDC-T/UDC-P/low light",
               "base_checkpoint": str(args.checkpoint), "feature_minutes": minutes, "data": info, "history": history}
