@@ -134,3 +134,15 @@ def test_card_states_the_face_trunks_upstream_licence():
     assert _upstream_rows(get_config("mobile")) == []
     (row,) = _upstream_rows(get_config("mobile", face_trunk_size=128))
     assert "Apache-2.0" in row and "face_landmark.tflite" in row and "128 px" in row
+
+
+def test_fork_row_states_the_training_views_and_loss_of_the_report():
+    from lrdif.training.model_card import _fork_row
+
+    report = {"data": {"n_train": 10}, "epochs": 8, "lr": 0.001, "seed": 0, "selected_epoch": 7, "weight": 0.75,
+              "public_ensemble_mean": 0.85}
+    (old,) = _fork_row({"fork": report})
+    assert "one udc-toled / udc-poled / lowlight copy each" in old and "logit-adjusted" not in old
+    (new,) = _fork_row({"fork": {**report, "train_kinds": ["udc-random", "lowlight"], "logit_adjust": 1.0}})
+    assert "one udc-random / lowlight copy each" in new and "logit-adjusted loss (tau 1)" in new
+    assert _fork_row({}) == []

@@ -136,9 +136,11 @@ def _fork_row(meta: dict) -> list[str]:
     if not f:
         return []
     d = f.get("data", {})
+    kinds = " / ".join(f.get("train_kinds") or ("udc-toled", "udc-poled", "lowlight"))
+    loss = f", logit-adjusted loss (tau {f['logit_adjust']:g})" if f.get("logit_adjust") else ""
     return [f"| emotion fork | `python -m lrdif.training.fork`: {d.get('n_train')} training crops (deduplicated), their "
-            f"mirror images and one UDC-T / UDC-P / low-light copy each, shared FaceMesh maps cached; {f['epochs']} "
-            f"epochs, AdamW lr {f['lr']}, seed {f['seed']}; epoch {f['selected_epoch']} and weight {f['weight']:g} "
+            f"mirror images and one {kinds} copy each, shared FaceMesh maps cached; {f['epochs']} "
+            f"epochs, AdamW lr {f['lr']}{loss}, seed {f['seed']}; epoch {f['selected_epoch']} and weight {f['weight']:g} "
             f"chosen on PublicTest (ensemble FER+ majority accuracy, mean over 4 conditions: "
             f"{f['public_ensemble_mean']:.4f}) |"]
 
