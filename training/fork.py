@@ -225,9 +225,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _kinds(text: str) -> tuple[str, ...]:
-    from lrdif.training.degrade import KINDS
+    from lrdif.training.degrade import TRAINING_KINDS as valid
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
-    valid = [k for k in KINDS if k != "none" and not k.endswith("-unseen")]   # unseen = held-out test kinds
     bad = [k for k in kinds if k not in valid]
     if not kinds or bad:
         raise argparse.ArgumentTypeError(f"not a training degradation kind: {', '.join(bad) or '(none given)'}; "

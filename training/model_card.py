@@ -136,7 +136,8 @@ def _fork_row(meta: dict) -> list[str]:
     if not f:
         return []
     d = f.get("data", {})
-    kinds = " / ".join(f.get("train_kinds") or ("udc-toled", "udc-poled", "lowlight"))
+    from lrdif.training.fork import TRAIN_KINDS                  # the default of reports that predate the option
+    kinds = " / ".join(f.get("train_kinds") or TRAIN_KINDS)
     loss = f", logit-adjusted loss (tau {f['logit_adjust']:g})" if f.get("logit_adjust") else ""
     return [f"| emotion fork | `python -m lrdif.training.fork`: {d.get('n_train')} training crops (deduplicated), their "
             f"mirror images and one {kinds} copy each, shared FaceMesh maps cached; {f['epochs']} "

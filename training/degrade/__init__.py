@@ -6,7 +6,8 @@
 
 See training/DEGRADATIONS.md for the models, parameter ranges and measured speed.
 """
-from .core import (CANONICAL_KINDS, KINDS, LOWLIGHT_RANGES, POLED_RANGES, TOLED_RANGES, VERSION, Degradation, Identity,
+from .core import (CANONICAL_KINDS, HELD_OUT_KINDS, KINDS, LOWLIGHT_RANGES, POLED_RANGES, TOLED_RANGES, TRAINING_KINDS,
+                   VERSION, Degradation, Identity,
                    LowLightDegradation, LowLightRanges, MixedDegradation, UDCDegradation, UDCRanges,
                    make_degradation)
 from .images import BLOCK, block_generator, degrade_images, resize_images
@@ -14,7 +15,8 @@ from .psf import (POLED_LAYOUT, TOLED_LAYOUT, DisplayLayout, LayoutRanges, PSFBa
                   load_psf, psf_second_moment)
 
 __all__ = [
-    "KINDS", "CANONICAL_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
+    "KINDS", "CANONICAL_KINDS", "HELD_OUT_KINDS", "TRAINING_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges",
+    "UDCDegradation", "LowLightRanges",
     "LowLightDegradation", "MixedDegradation", "make_degradation", "TOLED_RANGES", "POLED_RANGES",
     "LOWLIGHT_RANGES", "degrade_images", "resize_images", "block_generator", "BLOCK", "DisplayLayout",
     "LayoutRanges", "TOLED_LAYOUT", "POLED_LAYOUT", "PSFBank", "compute_psf", "get_bank", "load_psf",

@@ -20,7 +20,8 @@ from .psf import (BANK_MRAD, CHANNEL_WAVELENGTHS_NM, POLED_LAYOUT, TOLED_LAYOUT,
                   bin_psf, get_bank, load_psf)
 
 __all__ = [
-    "KINDS", "CANONICAL_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges", "UDCDegradation", "LowLightRanges",
+    "KINDS", "CANONICAL_KINDS", "HELD_OUT_KINDS", "TRAINING_KINDS", "VERSION", "Degradation", "Identity", "UDCRanges",
+    "UDCDegradation", "LowLightRanges",
     "LowLightDegradation", "MixedDegradation", "make_degradation", "TOLED_RANGES", "POLED_RANGES",
     "LOWLIGHT_RANGES",
 ]
@@ -29,6 +30,8 @@ KINDS = ("none", "udc-toled", "udc-poled", "lowlight", "udc-random", "lowlight-r
          "lowlight-unseen")
 # the canonical test conditions; *-random are training randomisation, *-unseen held-out test sets
 CANONICAL_KINDS = KINDS[:4]
+HELD_OUT_KINDS = ("udc-unseen", "lowlight-unseen")
+TRAINING_KINDS = tuple(k for k in KINDS if k != "none" and k not in HELD_OUT_KINDS)   # degraded views a trainer may use
 VERSION = "lrdif.degrade/1"
 
 
