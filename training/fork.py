@@ -166,7 +166,7 @@ def train_epochs(head, maps: torch.Tensor, targets: torch.Tensor, args):
     adjust = float(getattr(args, "logit_adjust", 0.0)) * class_log_prior(targets)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     n = len(maps) // args.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.epochs * n, 10), pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.epochs * n, 1), pct_start=0.1)
     gen = torch.Generator().manual_seed(args.seed)
     for ep in range(args.epochs):
         head.train()
