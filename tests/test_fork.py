@@ -64,6 +64,28 @@ def test_graph_and_eval_path_compute_the_same_ensemble():
     torch.testing.assert_close(probs, graph.softmax(1), rtol=0, atol=1e-6)
 
 
+@torch.no_grad()
+def test_ensemble_prior_shift_folds_into_the_fork_and_shifts_the_output():
+    """With the fork, a prior shift is folded into the fork classifier's bias (scaled by 1 / w): the
+    ensemble's probabilities become softmax(logits + s log pi) exactly, and the base is untouched."""
+    from lrdif.training.prior_shift import fold_into_classifier, shift_key
+
+    torch.manual_seed(0)
+    model = LRDif(get_config("tiny", fork_size=64, fork_weight=0.5, fork_base_temperature=0.7)).eval()
+    assert shift_key(model.cfg) == "ensemble_prior_shift" and shift_key(get_config("tiny")) == "prior_shift"
+    g = torch.Generator().manual_seed(2)
+    x, lm = torch.randn(4, 3, 32, 32, generator=g), torch.rand(4, 468, 2, generator=g)
+    graph = LRDifInference(model)
+    before, base_bias = graph(x, lm)[1], model.udcformer.classifier.bias.clone()
+    lp = np.log(np.array([.3, .25, .15, .1, .1, .05, .03, .02]))
+    fold_into_classifier(model, -0.6, lp)
+    after = graph(x, lm)[1]
+    torch.testing.assert_close(after.softmax(1), (before - 0.6 * torch.as_tensor(lp, dtype=torch.float32)).softmax(1),
+                               rtol=0, atol=1e-6)
+    assert not torch.allclose(after.softmax(1), before.softmax(1), atol=1e-3)
+    assert torch.equal(model.udcformer.classifier.bias, base_bias)
+
+
 def _split_npz(tiny_npz, path):
     """The 64 real FERPlus faces of the shared tiny file with a split: 40 training, 24 PublicTest."""
     with np.load(tiny_npz) as z:
@@ -104,6 +126,12 @@ def test_cli_writes_an_ensemble_checkpoint_and_refuses_bad_input(tmp_path, tiny_
     with pytest.raises(SystemExit, match="already has a fork"):
         fork_main(["--checkpoint", str(out), "--out", str(tmp_path / "again.pt"), *common])
     assert not (tmp_path / "again.pt").exists()
+    # the ensemble gets its own prior shift (in the fork's bias); the base's stays recorded; a second is refused
+    store_temperature(out, 0.9, "test", prior_shift=(-0.2, shift[1]))
+    cal = load_checkpoint(out)[2]["meta"]["calibration"]
+    assert cal["prior_shift"]["shift"] == -0.3 and cal["ensemble_prior_shift"]["shift"] == -0.2
+    with pytest.raises(ValueError, match="already folded"):
+        store_temperature(out, 0.9, "again", prior_shift=(-0.2, shift[1]))
 
 
 @torch.no_grad()

@@ -216,6 +216,10 @@ def test_bad_inputs(tiny_npz, work, stage1, stage2, capsys, monkeypatch):
     assert rc == 2 and "missing.npz" in capsys.readouterr().err
     rc = train.main(["stage1", "--preset", "tiny", *_common(tiny_npz, work, out), "--degradations", "rain:1"])
     assert rc == 2 and "unknown kind 'rain'" in capsys.readouterr().err
+    # the held-out test ranges are not training kinds: training on them would leak the unseen sets
+    rc = train.main(["stage1", "--preset", "tiny", *_common(tiny_npz, work, out), "--degradations", "none,udc-unseen"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'udc-unseen' is a held-out test range" in err and not (out / "best.pt").exists()
     # stage-2 against a teacher of another class count / a stage-2 "teacher"
     rc = train.main(["stage2", "--teacher", str(stage1 / "best.pt"), "--classes", "7", "--max-steps", "1",
                      *_common(tiny_npz, work, out)])

@@ -170,10 +170,10 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
 
     from lrdif.sdk.fileio import atomic_write_bytes
     from lrdif.training.checkpoint import load_checkpoint
-    from lrdif.training.prior_shift import choose_prior_shift
+    from lrdif.training.prior_shift import choose_prior_shift, shift_key
 
     model, cfg, ckpt = load_checkpoint(checkpoint)
-    if prior_shift and (ckpt.get("meta") or {}).get("calibration", {}).get("prior_shift"):
+    if prior_shift and (ckpt.get("meta") or {}).get("calibration", {}).get(shift_key(cfg)):
         raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
     if mirror_average:                       # fit on the logits the mirror-averaged artifact will emit
         cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
@@ -219,20 +219,20 @@ def store_temperature(checkpoint: str | Path, temperature: float, source: str, v
     the config's mirror-averaged inference on (the temperature must have been fitted with it)."""
     from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
     from lrdif.training.inference import model_version
-    from lrdif.training.prior_shift import fold_into_classifier
+    from lrdif.training.prior_shift import fold_into_classifier, shift_key
 
     model, cfg, ckpt = load_checkpoint(checkpoint)
     if mirror_average:
         cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
     cal = {"temperature": float(temperature), "source": source}
     old = (ckpt.get("meta") or {}).get("calibration") or {}
-    if old.get("prior_shift"):
-        if prior_shift:
-            raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
-        cal["prior_shift"] = old["prior_shift"]
+    key = shift_key(cfg)
+    if prior_shift and old.get(key):
+        raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
+    cal.update({k: old[k] for k in ("prior_shift", "ensemble_prior_shift") if old.get(k)})   # folded: stay recorded
     if prior_shift:
         fold_into_classifier(model, prior_shift[0], prior_shift[1])
-        cal["prior_shift"] = {"shift": float(prior_shift[0]), "log_prior": [float(v) for v in prior_shift[1]]}
+        cal[key] = {"shift": float(prior_shift[0]), "log_prior": [float(v) for v in prior_shift[1]]}
     meta = dict(ckpt.get("meta") or {}, calibration=cal, model_version=version or model_version(ckpt, checkpoint))
     save_checkpoint(checkpoint, model, cfg, int(ckpt["stage"]), ckpt.get("preset", "custom"), meta)
 
@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default=None, help="with --write-checkpoint: the model version artifacts carry")
     ap.add_argument("--prior-shift", action="store_true",
                     help="also choose a class-prior shift on PublicTest (lrdif.training.prior_shift); with "
-                         "--write-checkpoint it is folded into the classifier bias")
+                         "--write-checkpoint it is folded into the classifier bias (with the FaceMesh fork: the fork's, "
+                         "shifting the ensemble's output; the base keeps its own shift)")
     ap.add_argument("--mirror-average", action="store_true",
                     help="switch on mirror-averaged inference (LRDifConfig.mirror_average) and calibrate its logits; "
                          "with --write-checkpoint it is stored in the checkpoint's config")

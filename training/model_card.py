@@ -199,6 +199,10 @@ def _calibration(meta: dict, report: dict | None) -> list[str]:
     if ps:
         lines.append(f"Class-prior shift s = {ps['shift']:+.2f} (logits + s log prior, chosen on PublicTest, folded "
                      "into the classifier bias; `lrdif/training/prior_shift.py`).")
+    eps = cal.get("ensemble_prior_shift")
+    if eps:
+        lines.append(f"Ensemble class-prior shift s = {eps['shift']:+.2f} on the fork ensemble's output, chosen on "
+                     "PublicTest after the fork was trained, folded into the fork classifier's bias.")
     conds = (report or {}).get("conditions") or {}
     if conds:
         lines += ["", "| condition (PrivateTest, all rows) | ECE T = 1 | ECE calibrated | NLL T = 1 | NLL calibrated |",

@@ -68,14 +68,26 @@ def choose_prior_shift(logits, labels, log_prior, grid=GRID, tolerance: float = 
     return ShiftChoice(s, a, m, curve)
 
 
+def shift_key(cfg) -> str:
+    """Where a checkpoint records the shift folded into it: "prior_shift" (UDCformer's classifier) for
+    a plain model, "ensemble_prior_shift" (the fork's classifier, shifting the ensemble's output) for a
+    model with the FaceMesh fork, whose base keeps the shift it had before the fork was trained."""
+    return "ensemble_prior_shift" if getattr(cfg, "fork_size", 0) else "prior_shift"
+
+
 def fold_into_classifier(model, shift: float, log_prior) -> None:
-    """classifier.bias += shift * log_prior: the model's logits become logits + shift * log pi exactly
-    (the classifier is the graph's last operation)."""
+    """Make the model's output logits + shift * log pi, folded into the bias of its last linear layer.
+    Plain model: UDCformer's classifier (the graph's last operation), exact. Model with the fork
+    (`log_softmax(z / T0) + w log_softmax(f)`): the fork classifier's bias += shift / w * log pi, which
+    changes the output by shift * log pi minus a per-face constant (log_softmax's normaliser), so the
+    probabilities and the labels are exactly those of logits + shift * log pi."""
     import torch
 
-    clf = model.udcformer.classifier
+    fork = getattr(model, "fork", None)
+    clf = fork.fork.head[-1] if fork is not None else model.udcformer.classifier
+    scale = 1.0 / float(model.cfg.fork_weight) if fork is not None else 1.0
     lp = torch.as_tensor(np.asarray(log_prior), dtype=clf.bias.dtype)
     if lp.shape != clf.bias.shape:
         raise ValueError(f"log prior has {tuple(lp.shape)} classes, the classifier {tuple(clf.bias.shape)}")
     with torch.no_grad():
-        clf.bias.add_(float(shift) * lp)
+        clf.bias.add_(float(shift) * scale * lp)

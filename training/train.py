@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage2 fine-tune: start every weight from this stage-2 checkpoint; its frozen FPEN_S1 "
                         "is the teacher (so --teacher is not used)")
     p.add_argument("--degradations", default=DEFAULT_DEGRADATIONS,
-                   help="training mix kind:weight,... (kinds: none, udc-toled, udc-poled, lowlight)")
+                   help="training mix kind:weight,... (kinds: none and lrdif.training.degrade.TRAINING_KINDS; the "
+                        "held-out udc-unseen / lowlight-unseen test ranges are refused)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (tests)")
     p.add_argument("--stop-at-step", type=int, default=None, metavar="N",
                    help="save and stop after global step N without shortening the schedule (unlike "
@@ -121,13 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_degradations(spec: str) -> dict[str, float]:
-    from lrdif.training.degrade import KINDS
+    from lrdif.training.degrade import HELD_OUT_KINDS, TRAINING_KINDS
+    valid = ("none",) + TRAINING_KINDS
     out: dict[str, float] = {}
     for part in [s.strip() for s in spec.split(",") if s.strip()]:
         kind, _, w = part.partition(":")
         kind = kind.strip()
-        if kind not in KINDS:
-            raise TrainError(f"--degradations: unknown kind {kind!r} (valid: {', '.join(KINDS)})")
+        if kind in HELD_OUT_KINDS:
+            raise TrainError(f"--degradations: {kind!r} is a held-out test range, not a training kind "
+                             f"(valid: {', '.join(valid)})")
+        if kind not in valid:
+            raise TrainError(f"--degradations: unknown kind {kind!r} (valid: {', '.join(valid)})")
         try:
             out[kind] = float(w) if w else 1.0
         except ValueError:
