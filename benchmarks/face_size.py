@@ -331,6 +331,7 @@ def parse_args(argv):
     p.add_argument("--detectors", default=",".join(DETECTORS))
     p.add_argument("--long-side", type=int, default=960)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", type=Path, default=None, help="emotion model artifact (default: the SDK's)")
     p.add_argument("--out", type=Path, default=RESULTS / "face_size.json")
     p.add_argument("--plot", type=Path, default=RESULTS / "face_size.png")
     p.add_argument("--no-crop-reference", action="store_true", help="skip the training-cache crop accuracy")
@@ -343,6 +344,8 @@ def parse_args(argv):
         p.error(f"bad --aspects/--detectors/--sizes/--faces ({bad or a.sizes})")
     if not a.data.is_file():
         p.error(f"data file {a.data} does not exist")
+    if a.model is not None and not a.model.exists():
+        p.error(f"model {a.model} does not exist")
     return a
 
 
@@ -357,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for det, aspect, size in tqdm(jobs, desc="face size", unit="cell"):
             if det not in recs:
-                recs[det] = EmotionRecognizer(EmotionRecognizerOptions(face_detector=det, num_threads=1))
+                recs[det] = EmotionRecognizer(EmotionRecognizerOptions(face_detector=det, num_threads=1,
+                                                                            model_path=a.model))
             cell = run_cell(recs[det], faces, size, aspect, a.long_side, bgs, a.seed)
             if cell is None:
                 continue

@@ -43,6 +43,18 @@ def test_face_size_benchmark_smoke(tmp_path):
     assert d["no_face"]["auto"]["9:16"]["frames"] == 2 * len(face_size.NO_FACE)
 
 
+def test_face_size_model_flag(tmp_path, capsys):
+    """--model runs the benchmark on another artifact; a missing file is a clear usage error."""
+    import pytest
+    from benchmarks import face_size
+    from lrdif.sdk.models import default_model_path
+
+    with pytest.raises(SystemExit) as e:
+        face_size.parse_args(["--model", str(tmp_path / "nope.tflite")])
+    assert e.value.code == 2 and "nope.tflite does not exist" in capsys.readouterr().err
+    assert face_size.parse_args(["--model", str(default_model_path())]).model == default_model_path()
+
+
 def test_face_size_frames_hold_the_face_where_they_say(tmp_path):
     from benchmarks import face_size
 
