@@ -370,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         if not a.no_crop_reference and fer:
             rec = next(iter(recs.values()))
             out["crop_accuracy"] = crop_accuracy(rec, images, np.array([f.label for f in fer]))
+        if recs:                                   # which artifact these figures are of (--model or the SDK's)
+            meta = next(iter(recs.values())).metadata
+            out["model"] = {"path": str(a.model) if a.model else "sdk default", "version": meta.model_version}
         out["consistency"] = {det: consistency(out["cells"], det) for det in out["summary"]}
         out["no_face"] = {det: {asp: false_faces(recs[det], asp, a.long_side) for asp in a.aspects} for det in recs}
     finally:

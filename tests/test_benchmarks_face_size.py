@@ -44,10 +44,18 @@ def test_face_size_benchmark_smoke(tmp_path):
 
 
 def test_face_size_model_flag(tmp_path, capsys):
-    """--model runs the benchmark on another artifact; a missing file is a clear usage error."""
+    """--model runs the benchmark on that artifact and records it; a missing file is a clear usage error."""
     import pytest
     from benchmarks import face_size
     from lrdif.sdk.models import default_model_path
+
+    require_face_models()
+    out = tmp_path / "fs.json"
+    assert face_size.main(["--faces", "0", "--real", "1", "--sizes", "0.3", "--aspects", "4:3", "--detectors", "short",
+                           "--no-crop-reference", "--model", str(default_model_path()), "--out", str(out),
+                           "--plot", str(tmp_path / "fs.png")]) == 0
+    model = json.loads(out.read_text())["model"]
+    assert model["path"] == str(default_model_path()) and model["version"] == "3.3.0"
 
     with pytest.raises(SystemExit) as e:
         face_size.parse_args(["--model", str(tmp_path / "nope.tflite")])
