@@ -145,32 +145,46 @@ def cover(bg: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
-    """Paste a square patch with a feathered border (no hard square edge for the detector to see)."""
-    s = patch.shape[0]
-    ramp = np.clip(np.minimum(np.arange(s), np.arange(s)[::-1]) / max(2.0, 0.05 * s), 0, 1)
-    alpha = np.minimum(ramp[:, None], ramp[None, :])[..., None]
-    roi = frame[y:y + s, x:x + s].astype(np.float32)
-    frame[y:y + s, x:x + s] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+    """Paste a patch with a feathered border (no hard edge for the detector to see). An edge that
+    lies on the frame's own edge is not feathered: there the scene simply continues out of view."""
+    ph, pw = patch.shape[:2]
+    fh, fw = frame.shape[:2]
+
+    def ramp(n: int, at_start_edge: bool, at_end_edge: bool) -> np.ndarray:
+        i = np.arange(n, dtype=np.float64)
+        width = max(2.0, 0.05 * n)
+        lo = np.ones(n) if at_start_edge else np.clip(i / width, 0, 1)
+        hi = np.ones(n) if at_end_edge else np.clip(i[::-1] / width, 0, 1)
+        return np.minimum(lo, hi)
+
+    ry = ramp(ph, y == 0, y + ph == fh)
+    rx = ramp(pw, x == 0, x + pw == fw)
+    alpha = np.minimum(ry[:, None], rx[None, :])[..., None]
+    roi = frame[y:y + ph, x:x + pw].astype(np.float32)
+    frame[y:y + ph, x:x + pw] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
 
 
 def make_frame(face: FacePatch, size: float, aspect: str, long_side: int, bg: np.ndarray,
                rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float]] | None:
-    """(frame, face square x, y, side) or None when the patch does not fit the frame."""
+    """(frame, face square x, y, side) or None when the face does not fit the frame's short side.
+    A face patch (the face with its context) larger than the frame is cut by the frame as a camera
+    would: its central min(patch, frame) rectangle fills that axis, unfeathered at the frame edges
+    (before 2026-12-07 it was cut to a square of the short side and feathered into the background
+    photo on every side, which put the background inside the emotion crop's corners at 45-60%)."""
     h, w = frame_shape(aspect, long_side)
     face_px = size * long_side
     full = int(round(face_px / face.face_fraction))
-    side = min(full, min(h, w))
-    if side < 1.2 * face_px or side < 4:
+    if min(full, h, w) < 1.2 * face_px or full < 4:
         return None
     patch = cv2.resize(face.rgb, (full, full), interpolation=cv2.INTER_CUBIC if full > face.rgb.shape[0]
                        else cv2.INTER_AREA)
-    c = (full - side) // 2
-    patch = patch[c:c + side, c:c + side]
+    ph, pw = min(full, h), min(full, w)
+    cy, cx = (full - ph) // 2, (full - pw) // 2
+    patch = patch[cy:cy + ph, cx:cx + pw]
     frame = np.ascontiguousarray(cover(bg, h, w))
-    x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+    x, y = int(rng.integers(0, w - pw + 1)), int(rng.integers(0, h - ph + 1))
     paste(frame, patch, x, y)
-    off = (side - face_px) / 2
-    return frame, (x + off, y + off, face_px)
+    return frame, (x + (full - face_px) / 2 - cx, y + (full - face_px) / 2 - cy, face_px)
 
 
 def find(results, square) -> object | None:

@@ -76,6 +76,31 @@ def test_face_size_frames_hold_the_face_where_they_say(tmp_path):
     assert face_size.make_frame(face, 0.9, "16:9", 640, face_size.backgrounds()[0], rng) is None
 
 
+def test_face_size_large_faces_are_cut_by_the_frame_not_blended_into_the_background():
+    """A face whose patch (face + context) is larger than the frame fills that axis of the frame,
+    as a camera would frame it: the region an emotion crop can reach (1.12 x the landmark box,
+    shifted and rotated with the eyes: 1.3 x the face square here) holds only face pixels, none of
+    the background photo (before: the square cut blended it in there at 45-60%)."""
+    import cv2
+    from benchmarks import face_size
+
+    face = face_size.astronaut_patch()
+    bg = np.zeros((64, 64, 3), np.uint8)                      # black background: any blend shows
+    for aspect, size in (("4:3", 0.6), ("16:9", 0.45), ("9:16", 0.45)):
+        frame, (x, y, s) = face_size.make_frame(face, size, aspect, 640, bg, np.random.default_rng(1))
+        h, w = frame.shape[:2]
+        full = int(round(s / face.face_fraction))
+        ref = cv2.resize(face.rgb, (full, full), interpolation=cv2.INTER_CUBIC)
+        ox, oy = int(round(x - (full - s) / 2)), int(round(y - (full - s) / 2))   # ref's origin in the frame
+        m = int(0.15 * s)                                     # 1.3 x the face square, inside the frame
+        x0, y0 = max(0, int(x) - m), max(0, int(y) - m)
+        x1, y1 = min(w, int(x + s) + m), min(h, int(y + s) + m)
+        got = frame[y0:y1, x0:x1].astype(int)
+        want = ref[y0 - oy:y1 - oy, x0 - ox:x1 - ox].astype(int)
+        assert got.shape == want.shape and np.abs(got - want).max() <= 1, (aspect, size)
+        assert min(h, w) < full                               # the case this test is about
+
+
 def test_soak_smoke(tmp_path):
     require_face_models()
     from benchmarks import soak
