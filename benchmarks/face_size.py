@@ -18,8 +18,10 @@ Two face sets, reported as separate rows:
   lrdif-eval sees).
 Each face is scaled so that it is `size` x the frame's long side and pasted with a feathered edge
 at a seeded random position onto a photo without faces (scikit-image's coffee, rocket, clock,
-brick, scaled to cover the frame). Frames: long side `--long-side` (960) at 4:3, 16:9 and 9:16; a
-size whose patch does not fit the frame's short side is skipped (16:9 and 9:16 stop below 60%).
+brick, scaled to cover the frame); a patch (face and context) larger than the frame is cut by the
+frame's edges, as a camera frames a close face. Frames: long side `--long-side` (960) at 4:3, 16:9
+and 9:16; a size whose face does not fit 1/1.2 of the frame's short side is skipped (16:9 and 9:16
+stop below 60%).
 A face counts as found when a returned face's box centre lies inside the pasted face square (with
 a quarter-side margin); every other returned face is a false face.
 
