@@ -98,3 +98,21 @@ def test_export_verification_compares_at_the_artifact_temperature(tmp_path, tiny
                  "--verify-data", str(tiny_npz), "--verify-size", "32", "-q"]) == 0
     s = json.loads((out / "report.json").read_text())["entries"]["onnx-fp32"]["sets"]["clean"]
     assert s["max_abs_prob_diff"] < 1e-4 and s["top1_agreement"] == 100.0, s
+
+
+def test_fork_weights_flag_is_checked_before_any_work(tmp_path, capsys):
+    """A bad --fork-weights list, or a checkpoint without the fork, is named at once (exit 2), and the
+    checkpoint is left as it was."""
+    from lrdif.training.calibration import main
+    from lrdif.training.checkpoint import write_untrained
+
+    plain = write_untrained(tmp_path / "plain.pt", "tiny")
+    before = plain.read_bytes()
+    assert main(["--checkpoint", str(plain), "--out", str(tmp_path / "o"), "--fork-weights", "1,x"]) == 2
+    assert "--fork-weights: not a comma-separated list" in capsys.readouterr().err
+    assert main(["--checkpoint", str(plain), "--out", str(tmp_path / "o"), "--fork-weights", "0,1"]) == 2
+    assert "positive" in capsys.readouterr().err
+    assert main(["--checkpoint", str(plain), "--out", str(tmp_path / "o"), "--fork-weights", "default",
+                 "--write-checkpoint"]) == 2
+    assert "needs a checkpoint with the FaceMesh fork" in capsys.readouterr().err
+    assert plain.read_bytes() == before and not (tmp_path / "o").exists()

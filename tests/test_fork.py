@@ -64,6 +64,36 @@ def test_graph_and_eval_path_compute_the_same_ensemble():
     torch.testing.assert_close(probs, graph.softmax(1), rtol=0, atol=1e-6)
 
 
+
+def test_ensemble_parts_recombine_to_the_ensemble_at_any_weight(tmp_path):
+    """The calibration CLI picks the fork weight from the two parts; they must give back the graph's
+    ensemble at the stored weight, and storing a weight changes the exported graph accordingly."""
+    from lrdif.training.inference import model_metadata, normaliser, predict_logits
+
+    torch.manual_seed(0)
+    model = LRDif(get_config("tiny", fork_size=64, fork_weight=0.5, fork_base_temperature=0.7)).eval()
+    g = torch.Generator().manual_seed(3)
+    crops = torch.randint(0, 256, (5, 3, 32, 32), generator=g, dtype=torch.uint8)
+    lm = torch.rand(5, 468, 2, generator=g)
+    parts, _ = predict_logits(model, crops, lm, stage=2, batch_size=2, ensemble_parts=True)
+    assert parts.shape == (5, 16)
+    torch.testing.assert_close(parts[:, :8] + 0.5 * parts[:, 8:], predict_logits(model, crops, lm, stage=2)[0],
+                               rtol=0, atol=1e-5)
+    path = tmp_path / "f.pt"
+    from lrdif.training.checkpoint import save_checkpoint
+    save_checkpoint(path, model, model.cfg, 2, "tiny", {})
+    store_temperature(path, 1.1, "test", fork_weight=1.25)
+    m2, cfg2, _ = load_checkpoint(path)
+    assert cfg2.fork_weight == 1.25
+    x = normaliser(model_metadata(cfg2))(crops.float() / 255.0)
+    torch.testing.assert_close(LRDifInference(m2.eval())(x, lm)[1], parts[:, :8] + 1.25 * parts[:, 8:],
+                               rtol=0, atol=1e-5)
+    store_temperature(path, 1.1, "test", prior_shift=(-0.2, [0.0] * 8))
+    with pytest.raises(ValueError, match="cannot set the fork weight"):   # would rescale the folded shift
+        store_temperature(path, 1.1, "again", fork_weight=0.5)
+    with pytest.raises(ValueError, match="cannot set the fork weight"):   # no fork at all
+        store_temperature(write_untrained(tmp_path / "plain.pt", "tiny"), 1.0, "t", fork_weight=1.0)
+
 @torch.no_grad()
 def test_ensemble_prior_shift_folds_into_the_fork_and_shifts_the_output():
     """With the fork, a prior shift is folded into the fork classifier's bias (scaled by 1 / w): the

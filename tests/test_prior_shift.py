@@ -77,3 +77,41 @@ def test_fold_is_exact_and_refused_twice(tmp_path):
     assert load_checkpoint(p)[2]["meta"]["calibration"]["prior_shift"]["shift"] == -0.5
     with pytest.raises(ValueError, match="already folded"):
         store_temperature(p, 0.9, "again", prior_shift=(-0.5, list(lp)))
+
+
+def _parts(informative: str, seed=0, n=600, k=3):
+    """Ensemble parts (log-softmax rows) where only `informative` ("base" or "fork") carries the label."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    good = 2.0 * np.eye(k)[y] + rng.normal(0, 1.0, (n, k))
+    noise = rng.normal(0, 1.0, (n, k))
+    base, fork = (good, noise) if informative == "base" else (noise, good)
+    ls = lambda z: z - np.log(np.exp(z).sum(1, keepdims=True))
+    return ls(base), ls(fork), y
+
+
+@pytest.mark.parametrize("informative, want", [("fork", 4.0), ("base", 0.25)])
+def test_fork_weight_follows_the_informative_part(informative, want):
+    from lrdif.training.prior_shift import choose_fork_weight
+
+    base, fork, y = _parts(informative)
+    lp = np.log(np.full(3, 1 / 3))
+    c = choose_fork_weight(base, fork, y, lp, (0.25, 1.0, 4.0), prior_shift=True)
+    assert c.weight == want
+    assert [r[0] for r in c.table] == [0.25, 1.0, 4.0]
+    best = max(r[2] for r in c.table)
+    assert dict((r[0], r[2]) for r in c.table)[want] == best
+    assert c.shift is not None and choose_fork_weight(base, fork, y, lp, (1.0,), prior_shift=False).shift is None
+
+
+def test_fork_weight_bad_inputs_name_the_problem():
+    from lrdif.training.prior_shift import choose_fork_weight
+
+    base, fork, y = _parts("fork")
+    lp = np.log(np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="both be"):
+        choose_fork_weight(base, fork[:, :2], y, lp, (1.0,))
+    with pytest.raises(ValueError, match="positive weights"):
+        choose_fork_weight(base, fork, y, lp, ())
+    with pytest.raises(ValueError, match="positive weights"):
+        choose_fork_weight(base, fork, y, lp, (1.0, -1.0))

@@ -113,10 +113,39 @@ def plot_reliability(path: str | Path, conditions: dict[str, dict[str, np.ndarra
 CONDITIONS = ("none", "udc-toled", "udc-poled", "lowlight")
 
 
-def _condition_logits(model, stage: int, crops, kinds, seed: int, progress: bool) -> dict:
+def _condition_logits(model, stage: int, crops, kinds, seed: int, progress: bool, parts: bool = False) -> dict:
     from lrdif.training.evaluate import degraded_logits
 
-    return {k: degraded_logits(model, stage, crops, k, seed, progress=progress).double().numpy() for k in kinds}
+    return {k: degraded_logits(model, stage, crops, k, seed, progress=progress, ensemble_parts=parts).double().numpy()
+            for k in kinds}
+
+
+def _check_fork_weight(checkpoint, cfg, ckpt) -> None:
+    if not cfg.fork_size:
+        raise ValueError(f"{checkpoint}: --fork-weights needs a checkpoint with the FaceMesh fork")
+    if ((ckpt.get("meta") or {}).get("calibration") or {}).get("ensemble_prior_shift"):
+        raise ValueError(f"{checkpoint}: an ensemble prior shift is folded in at the current fork weight; "
+                         "changing the weight would rescale it")
+
+
+def _choose_fork_weight(checkpoint, model, ckpt, sets, lp, fit: dict, test: dict, weights, prior_shift: bool):
+    """Pick the fork's ensemble weight on PublicTest from the ensemble parts (`fit`, `test`: (N, 2K)
+    per condition) jointly with the prior shift; set it in model.cfg; return the ensemble logits at
+    that weight and the report entry."""
+    from lrdif.training.prior_shift import choose_fork_weight
+
+    k = model.cfg.num_classes
+    idx, ym = sets["public"][2]
+    pooled = np.concatenate([fit[c][idx] for c in CONDITIONS])
+    choice = choose_fork_weight(pooled[:, :k], pooled[:, k:], np.concatenate([ym] * len(CONDITIONS)), lp,
+                                tuple(weights), prior_shift)
+    before, w = float(model.cfg.fork_weight), choice.weight
+    model.cfg = dataclasses.replace(model.cfg, fork_weight=w)
+    entry = {"weight": w, "before": before, "rule": "best FER+ majority accuracy on PublicTest (conditions pooled) "
+             "after each weight's own prior shift; ties: better mean class accuracy",
+             "table": [list(r) for r in choice.table]}
+    ens = {name: {c: z[:, :k] + w * z[:, k:] for c, z in d.items()} for name, d in (("fit", fit), ("test", test))}
+    return ens["fit"], ens["test"], entry
 
 
 def _load_sets(model_cfg, data, cache_dir, limit: int, seed: int, progress: bool):
@@ -162,10 +191,13 @@ def _shift_report(choice, log_prior, test: dict, rows) -> dict:
 
 
 def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=None, limit: int = 0,
-              seed: int = 0, progress: bool = True, prior_shift: bool = False, mirror_average: bool = False) -> dict:
+              seed: int = 0, progress: bool = True, prior_shift: bool = False, mirror_average: bool = False,
+              fork_weights: tuple[float, ...] | None = None) -> dict:
     """Optionally choose a class-prior shift (`lrdif.training.prior_shift`) on PublicTest, then fit
     T on PublicTest (all conditions pooled: one artifact, one T) on the shifted logits; ECE before/after
-    on PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`."""
+    on PrivateTest per condition; writes calibration.json and reliability.png into `out_dir`. With
+    `fork_weights` (a fork checkpoint) the fork's ensemble weight is chosen first, jointly with the shift
+    (`_choose_fork_weight`); the report's "fork_weight" holds it (store it with `store_temperature`)."""
     import json
 
     from lrdif.sdk.fileio import atomic_write_bytes
@@ -175,14 +207,20 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
     model, cfg, ckpt = load_checkpoint(checkpoint)
     if prior_shift and (ckpt.get("meta") or {}).get("calibration", {}).get(shift_key(cfg)):
         raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
+    if fork_weights:
+        _check_fork_weight(checkpoint, cfg, ckpt)
     if mirror_average:                       # fit on the logits the mirror-averaged artifact will emit
         cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
     stage = int(ckpt.get("stage", 2))
     sets, lp = _load_sets(cfg, data, cache_dir, limit, seed, progress)
-    fit = _condition_logits(model, stage, sets["public"][0], CONDITIONS, seed, progress)
-    test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress)
+    parts = bool(fork_weights)
+    fit = _condition_logits(model, stage, sets["public"][0], CONDITIONS, seed, progress, parts)
+    test = _condition_logits(model, stage, sets["private"][0], CONDITIONS, seed + 1, progress, parts)
     report = {"checkpoint": str(checkpoint), "fitted_on": "PublicTest, all conditions pooled", "bins": ECE_BINS,
               "mirror_average": bool(cfg.mirror_average)}
+    if parts:
+        fit, test, report["fork_weight"] = _choose_fork_weight(checkpoint, model, ckpt, sets, lp, fit, test,
+                                                               fork_weights, prior_shift)
     shift = 0.0
     if prior_shift:
         idx, ym = sets["public"][2]
@@ -211,12 +249,14 @@ def calibrate(checkpoint: str | Path, out_dir: str | Path, data=None, cache_dir=
 
 
 def store_temperature(checkpoint: str | Path, temperature: float, source: str, version: str | None = None,
-                      prior_shift: tuple[float, list[float]] | None = None, mirror_average: bool = False) -> None:
+                      prior_shift: tuple[float, list[float]] | None = None, mirror_average: bool = False,
+                      fork_weight: float | None = None) -> None:
     """Record the fitted temperature in the checkpoint's meta (export writes it into every artifact),
     and with `prior_shift` = (s, log prior) fold s * log prior into the classifier's bias.
     The model version the artifacts carry is kept (or set to `version`): rewriting the file changes
     its sha256, by which unversioned shipped checkpoints were recognised. `mirror_average` switches
-    the config's mirror-averaged inference on (the temperature must have been fitted with it)."""
+    the config's mirror-averaged inference on (the temperature must have been fitted with it);
+    `fork_weight` sets the fork's ensemble weight (before any shift is folded at that weight)."""
     from lrdif.training.checkpoint import load_checkpoint, save_checkpoint
     from lrdif.training.inference import model_version
     from lrdif.training.prior_shift import fold_into_classifier, shift_key
@@ -226,6 +266,10 @@ def store_temperature(checkpoint: str | Path, temperature: float, source: str, v
         cfg = model.cfg = dataclasses.replace(cfg, mirror_average=True)
     cal = {"temperature": float(temperature), "source": source}
     old = (ckpt.get("meta") or {}).get("calibration") or {}
+    if fork_weight is not None:
+        if not cfg.fork_size or old.get("ensemble_prior_shift"):
+            raise ValueError(f"{checkpoint}: cannot set the fork weight (no fork, or an ensemble shift already folded)")
+        cfg = model.cfg = dataclasses.replace(cfg, fork_weight=float(fork_weight))
     key = shift_key(cfg)
     if prior_shift and old.get(key):
         raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
@@ -235,6 +279,21 @@ def store_temperature(checkpoint: str | Path, temperature: float, source: str, v
         cal[key] = {"shift": float(prior_shift[0]), "log_prior": [float(v) for v in prior_shift[1]]}
     meta = dict(ckpt.get("meta") or {}, calibration=cal, model_version=version or model_version(ckpt, checkpoint))
     save_checkpoint(checkpoint, model, cfg, int(ckpt["stage"]), ckpt.get("preset", "custom"), meta)
+
+
+def _parse_weights(spec: str | None) -> tuple[float, ...] | None:
+    if spec is None:
+        return None
+    if spec == "default":
+        from lrdif.training.fork import WEIGHTS
+        return tuple(WEIGHTS)
+    try:
+        w = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        raise ValueError(f"--fork-weights: not a comma-separated list of numbers: {spec!r}") from None
+    if not w or any(not np.isfinite(v) or v <= 0 for v in w):
+        raise ValueError(f"--fork-weights: weights must be positive numbers, got {spec!r}")
+    return w
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirror-average", action="store_true",
                     help="switch on mirror-averaged inference (LRDifConfig.mirror_average) and calibrate its logits; "
                          "with --write-checkpoint it is stored in the checkpoint's config")
+    ap.add_argument("--fork-weights", default=None, metavar="W1,W2,...",
+                    help="with the FaceMesh fork: choose its ensemble weight from this grid on PublicTest, jointly "
+                         "with --prior-shift (best accuracy after each weight's shift); 'default' = "
+                         "lrdif.training.fork.WEIGHTS; with --write-checkpoint it is stored in the config")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     from lrdif.training.checkpoint import CheckpointError  # a ValueError too
@@ -265,15 +328,19 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = Path(a.checkpoint) if a.checkpoint else default_checkpoint_path()
     try:
+        weights = _parse_weights(a.fork_weights)
         r = calibrate(ckpt, a.out, a.data, a.cache_dir, a.limit, progress=not a.no_progress,
-                      prior_shift=a.prior_shift, mirror_average=a.mirror_average)
+                      prior_shift=a.prior_shift, mirror_average=a.mirror_average, fork_weights=weights)
         if a.write_checkpoint:
-            ps = r.get("prior_shift")
+            ps, fw = r.get("prior_shift"), r.get("fork_weight")
             store_temperature(ckpt, r["temperature"], f"PublicTest ({r['n_fit']} logits, all conditions)", a.version,
-                              (ps["shift"], ps["log_prior"]) if ps else None, a.mirror_average)
+                              (ps["shift"], ps["log_prior"]) if ps else None, a.mirror_average,
+                              fw["weight"] if fw else None)
     except (OSError, ValueError, CheckpointError) as e:
         print(f"lrdif calibration: error: {e}", file=sys.stderr)
         return 2
+    if "fork_weight" in r:
+        print(f"fork weight {r['fork_weight']['before']:g} -> {r['fork_weight']['weight']:g} (PublicTest)")
     if "prior_shift" in r:
         print(f"prior shift s = {r['prior_shift']['shift']:+.2f} (PrivateTest, majority rows):")
         for k, c in r["prior_shift"]["private_majority"].items():

@@ -156,15 +156,15 @@ def _load_ckpt(path: Path):
 
 
 def degraded_logits(model, stage: int, crops, kind: str, seed: int, steps: int | None = None, start: str = "zero",
-                    bs: int = 256, progress: bool = False, features: bool = False):
+                    bs: int = 256, progress: bool = False, features: bool = False, ensemble_parts: bool = False):
     """Logits of `crops` under degradation `kind` (deterministic given seed); with `features` also
-    the pooled features. Shared by lrdif-eval and the calibration CLI."""
+    the pooled features; `ensemble_parts`: see `predict_logits`. Shared by lrdif-eval and the calibration CLI."""
     from lrdif.training.degrade import make_degradation
     from lrdif.training.inference import predict_logits
     deg = None if kind == "none" else make_degradation(kind)
     logits, feats = predict_logits(model, crops.crops, crops.landmarks, stage=stage, labels=crops.labels,
                                    degradation=deg, seed=seed, batch_size=bs, steps=steps, start=start,
-                                   progress=progress, return_features=features)
+                                   progress=progress, return_features=features, ensemble_parts=ensemble_parts)
     return (logits, feats) if features else logits
 
 

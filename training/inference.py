@@ -77,17 +77,17 @@ def estimate_from(model, x: torch.Tensor, z_T: torch.Tensor, steps: int | None) 
     return reverse_chain(model.denoiser, z_T, cond, table, sched)
 
 
-def _batch_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_features: bool):
+def _batch_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_features: bool, parts: bool = False):
     """Logits (and pooled features) of one batch; a stage-2 model with `mirror_average` averages
     them over the batch and its mirror images, as its exported graph (`LRDifInference`) does."""
     if stage == 2 and model.cfg.mirror_average:
         x2, lm2 = mirror_batch(x, lm)
-        logits, feats = _plain_logits(model, x2, lm2, None, stage, steps, start, gen, want_features)
+        logits, feats = _plain_logits(model, x2, lm2, None, stage, steps, start, gen, want_features, parts)
         return mirror_mean(logits), (mirror_mean(feats) if feats is not None else None)
-    return _plain_logits(model, x, lm, y, stage, steps, start, gen, want_features)
+    return _plain_logits(model, x, lm, y, stage, steps, start, gen, want_features, parts)
 
 
-def _plain_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_features: bool):
+def _plain_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_features: bool, parts: bool = False):
     if stage == 1:
         z = model.fpen_s1(model.label_embeddings[y], x)
     elif start == "noise" and model.cfg.diffusion:
@@ -97,7 +97,9 @@ def _plain_logits(model, x, lm, y, stage: int, steps, start: str, gen, want_feat
     feats = model.udcformer.forward_features(x, lm, z)
     logits = model.udcformer.forward_head(feats)
     if stage == 2 and model.fork is not None:         # the exported graph's ensemble (LRDifInference)
-        logits = combine(logits, model.fork(x), model.cfg.fork_base_temperature, model.cfg.fork_weight)
+        f, t0 = model.fork(x), model.cfg.fork_base_temperature
+        logits = (torch.cat([combine(logits, f, t0, 0.0), torch.log_softmax(f, dim=-1)], dim=-1) if parts
+                  else combine(logits, f, t0, model.cfg.fork_weight))
     return logits, (feats if want_features else None)
 
 
@@ -106,12 +108,15 @@ def predict_logits(model, crops_u8: torch.Tensor, landmarks: torch.Tensor, *, st
                    labels: torch.Tensor | None = None, degradation=None, seed: int = 0,
                    batch_size: int = 256, steps: int | None = None, start: str = "zero",
                    return_features: bool = False, progress: bool = False,
-                   meta: ModelMetadata | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   meta: ModelMetadata | None = None, ensemble_parts: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Logits (N, K) for uint8 crops (N, 3, S, S) under a degradation (deterministic given seed).
     Stage 1 uses the labels (LRDif_S1, ground-truth prior); stage 2 runs the reverse diffusion from
     Z_T = 0 (`start="zero"`, the exported inference path) or from N(0, I) (`start="noise"`).
     Features (optional): the UDCformer's pooled penultimate features (`forward_features`).
-    Normalisation: `meta` (default: the metadata the model's config implies)."""
+    Normalisation: `meta` (default: the metadata the model's config implies). `ensemble_parts` (a
+    model with the FaceMesh fork): (N, 2K) = [log_softmax(z / T0), log_softmax(fork)], the two terms
+    the ensemble weighs (`combine`), for choosing the weight (`lrdif.training.prior_shift`)."""
     norm = normaliser(meta or model_metadata(model.cfg))
     was = model.training
     model.eval()
@@ -127,7 +132,7 @@ def predict_logits(model, crops_u8: torch.Tensor, landmarks: torch.Tensor, *, st
             x = degradation(x, gen).clamp_(0, 1)
         y = labels[i:i + batch_size] if labels is not None else None
         logits, f = _batch_logits(model, norm(x), landmarks[i:i + batch_size], y, stage, steps, start, gen,
-                                  return_features)
+                                  return_features, ensemble_parts)
         outs.append(logits.float())
         if f is not None:
             feats.append(f.float())

@@ -91,3 +91,32 @@ def fold_into_classifier(model, shift: float, log_prior) -> None:
         raise ValueError(f"log prior has {tuple(lp.shape)} classes, the classifier {tuple(clf.bias.shape)}")
     with torch.no_grad():
         clf.bias.add_(float(shift) * scale * lp)
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    weight: float
+    shift: ShiftChoice | None     # the shift chosen at that weight (None: no shift asked for)
+    table: tuple                  # ((w, s, accuracy, mean class accuracy), ...) over the weights
+
+
+def choose_fork_weight(base, fork, labels, log_prior, weights, prior_shift: bool = True) -> WeightChoice:
+    """Ensemble weight w of the FaceMesh fork, chosen jointly with the prior shift: for each w the
+    ensemble log_softmax(z / T0) + w log_softmax(fork) (`base` and `fork` are those two (N, K) parts),
+    its shift by `choose_prior_shift` (or none), then the w with the best accuracy after the shift
+    (ties: the better mean class accuracy). The fork's training CLI picks w before any shift; a shift
+    moves the optimum, so both are chosen on the same held-out logits."""
+    a, f = np.asarray(base, np.float64), np.asarray(fork, np.float64)
+    if a.shape != f.shape or a.ndim != 2:
+        raise ValueError(f"fork weight: base and fork parts must both be (N, K), got {a.shape} and {f.shape}")
+    if not weights or any(not np.isfinite(w) or w <= 0 for w in weights):
+        raise ValueError(f"fork weight: need a non-empty grid of positive weights, got {tuple(weights)}")
+    rows = []
+    for w in weights:
+        z = a + float(w) * f
+        sc = choose_prior_shift(z, labels, log_prior) if prior_shift else None
+        acc, mca = (sc.accuracy, sc.mean_class_accuracy) if sc else accuracy_and_mean_class(z, labels, a.shape[1])
+        rows.append((float(w), sc, acc, mca))
+    w, sc, _, _ = max(rows, key=lambda r: (r[2], r[3]))
+    table = tuple((r[0], r[1].shift if r[1] else 0.0, r[2], r[3]) for r in rows)
+    return WeightChoice(w, sc, table)

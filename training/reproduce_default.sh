@@ -3,7 +3,8 @@
 #   canonical test sets -> stage 1 -> stage 2 (+ the no-diffusion ablation) -> 3.1.0 (prior shift
 #   and temperature chosen on PublicTest) -> 3.2.0 (7-epoch fine-tune from 3.1.0, then prior shift,
 #   temperature chosen on PublicTest; mirror averaging measured and left off) -> 3.3.0 (3.2.0 + the FaceMesh
-#   emotion fork, `python -m lrdif.training.fork`, then its temperature) -> lrdif-eval on PrivateTest
+#   emotion fork, `python -m lrdif.training.fork`, then its temperature) -> 3.3.1 (3.3.0 with the fork's
+#   ensemble weight chosen jointly with an ensemble prior shift on PublicTest, then T) -> lrdif-eval on PrivateTest
 #   (clean / UDC-T / UDC-P / low-light / unseen panel / unseen low light) and PublicTest+PrivateTest
 #   -> model card -> TFLite export for the SDK. Each phase is skipped when its output exists.
 # Phases: all (default) | data | train | finetune | fork | eval | package.   Env: RUN (runs/default), THREADS (2).
@@ -15,7 +16,8 @@ ABL=${ABL:-runs/ablation_nodiff}
 FT=${FT:-runs/finetune32}
 FT32=$FT/calibrated.pt
 FORK=${FORK:-runs/fork33}
-FINAL=$FORK/calibrated.pt
+FORK33=$FORK/calibrated.pt
+FINAL=$FORK/calibrated331.pt
 CANON=${CANON:-runs/canonical}
 THREADS=${THREADS:-2}
 DATA=../shared/data/ferplus/ferplus_48x48_uint8.npz
@@ -57,10 +59,12 @@ finetune() {
     --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --threads "$THREADS" --out "$FT"
   calibrate "$FT/last.pt" "$FT32" 3.2.0 --prior-shift
 }
-fork() {  # 3.3.0: the FaceMesh emotion fork on 3.2.0 (its prior shift kept), then the ensemble's temperature
+fork() {  # 3.3.0: the FaceMesh emotion fork on 3.2.0 (its prior shift kept), then the ensemble's temperature;
+  # 3.3.1: the fork weight (grid lrdif.training.fork.WEIGHTS) and an ensemble prior shift chosen together
   [ -f "$FORK/fork.pt" ] || "$BIN/python" -m lrdif.training.fork --checkpoint "$FT32" --out "$FORK/fork.pt" \
     --threads "$THREADS"
-  calibrate "$FORK/fork.pt" "$FINAL" 3.3.0
+  calibrate "$FORK/fork.pt" "$FORK33" 3.3.0
+  calibrate "$FORK33" "$FINAL" 3.3.1 --prior-shift --fork-weights default
 }
 
 evaluate() {
@@ -99,7 +103,8 @@ package() {
     echo "lrdif-train stage2 --init <that 3.1.0 copy> --epochs 7 --lr 3e-4 --ema 0.999 --amp off --dedup --soft-targets --val-size 1000 --out $FT";
     echo "python -m lrdif.training.calibration --checkpoint <copy of $FT/last.pt> --prior-shift --write-checkpoint --version 3.2.0";
     echo "python -m lrdif.training.fork --checkpoint <that 3.2.0 copy> --out $FORK/fork.pt";
-    echo "python -m lrdif.training.calibration --checkpoint <copy of $FORK/fork.pt> --write-checkpoint --version 3.3.0"; } > "$RUN/commands.txt"
+    echo "python -m lrdif.training.calibration --checkpoint <copy of $FORK/fork.pt> --write-checkpoint --version 3.3.0";
+    echo "python -m lrdif.training.calibration --checkpoint <copy of that 3.3.0> --prior-shift --fork-weights default --write-checkpoint --version 3.3.1"; } > "$RUN/commands.txt"
   "$BIN/python" -m lrdif.training.model_card --checkpoint training/weights/lrdif-mobile.pt \
     --evals "$RUN/eval" --commands "$RUN/commands.txt" --calibration "${FINAL%.pt}_calibration/calibration.json" \
     --out training/weights/MODEL_CARD.md
