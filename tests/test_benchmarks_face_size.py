@@ -55,7 +55,9 @@ def test_face_size_model_flag(tmp_path, capsys):
                            "--no-crop-reference", "--model", str(default_model_path()), "--out", str(out),
                            "--plot", str(tmp_path / "fs.png")]) == 0
     model = json.loads(out.read_text())["model"]
-    assert model["path"] == str(default_model_path()) and model["version"] == "3.3.0"
+    from lrdif.sdk.artifact_metadata import read_metadata
+    assert model["path"] == str(default_model_path())
+    assert model["version"] == read_metadata(default_model_path()).model_version   # read from the file, not a name
 
     with pytest.raises(SystemExit) as e:
         face_size.parse_args(["--model", str(tmp_path / "nope.tflite")])

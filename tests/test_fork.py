@@ -83,12 +83,14 @@ def test_ensemble_parts_recombine_to_the_ensemble_at_any_weight(tmp_path):
     from lrdif.training.checkpoint import save_checkpoint
     save_checkpoint(path, model, model.cfg, 2, "tiny", {})
     store_temperature(path, 1.1, "test", fork_weight=1.25)
-    m2, cfg2, _ = load_checkpoint(path)
+    m2, cfg2, ck2 = load_checkpoint(path)
     assert cfg2.fork_weight == 1.25
+    assert ck2["meta"]["calibration"]["fork_weight"] == {"weight": 1.25, "before": 0.5, "source": "test"}
     x = normaliser(model_metadata(cfg2))(crops.float() / 255.0)
     torch.testing.assert_close(LRDifInference(m2.eval())(x, lm)[1], parts[:, :8] + 1.25 * parts[:, 8:],
                                rtol=0, atol=1e-5)
     store_temperature(path, 1.1, "test", prior_shift=(-0.2, [0.0] * 8))
+    assert load_checkpoint(path)[2]["meta"]["calibration"]["fork_weight"]["weight"] == 1.25   # stays recorded
     with pytest.raises(ValueError, match="cannot set the fork weight"):   # would rescale the folded shift
         store_temperature(path, 1.1, "again", fork_weight=0.5)
     with pytest.raises(ValueError, match="cannot set the fork weight"):   # no fork at all

@@ -269,11 +269,12 @@ def store_temperature(checkpoint: str | Path, temperature: float, source: str, v
     if fork_weight is not None:
         if not cfg.fork_size or old.get("ensemble_prior_shift"):
             raise ValueError(f"{checkpoint}: cannot set the fork weight (no fork, or an ensemble shift already folded)")
+        cal["fork_weight"] = {"weight": float(fork_weight), "before": float(cfg.fork_weight), "source": source}
         cfg = model.cfg = dataclasses.replace(cfg, fork_weight=float(fork_weight))
     key = shift_key(cfg)
     if prior_shift and old.get(key):
         raise ValueError(f"{checkpoint}: a prior shift is already folded into this checkpoint")
-    cal.update({k: old[k] for k in ("prior_shift", "ensemble_prior_shift") if old.get(k)})   # folded: stay recorded
+    cal.update({k: old[k] for k in ("prior_shift", "ensemble_prior_shift", "fork_weight") if old.get(k) and k not in cal})
     if prior_shift:
         fold_into_classifier(model, prior_shift[0], prior_shift[1])
         cal[key] = {"shift": float(prior_shift[0]), "log_prior": [float(v) for v in prior_shift[1]]}

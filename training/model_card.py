@@ -203,6 +203,10 @@ def _calibration(meta: dict, report: dict | None) -> list[str]:
     if eps:
         lines.append(f"Ensemble class-prior shift s = {eps['shift']:+.2f} on the fork ensemble's output, chosen on "
                      "PublicTest after the fork was trained, folded into the fork classifier's bias.")
+    fw = cal.get("fork_weight")
+    if fw:
+        lines.append(f"Fork ensemble weight w = {fw['weight']:g} (was {fw['before']:g}), chosen on PublicTest jointly "
+                     "with that shift: the best accuracy after each weight's own shift (`--fork-weights`).")
     conds = (report or {}).get("conditions") or {}
     if conds:
         lines += ["", "| condition (PrivateTest, all rows) | ECE T = 1 | ECE calibrated | NLL T = 1 | NLL calibrated |",
