@@ -91,9 +91,9 @@ def test_ensemble_parts_recombine_to_the_ensemble_at_any_weight(tmp_path):
                                rtol=0, atol=1e-5)
     store_temperature(path, 1.1, "test", prior_shift=(-0.2, [0.0] * 8))
     assert load_checkpoint(path)[2]["meta"]["calibration"]["fork_weight"]["weight"] == 1.25   # stays recorded
-    with pytest.raises(ValueError, match="cannot set the fork weight"):   # would rescale the folded shift
+    with pytest.raises(ValueError, match="ensemble prior shift is folded in"):   # would rescale it
         store_temperature(path, 1.1, "again", fork_weight=0.5)
-    with pytest.raises(ValueError, match="cannot set the fork weight"):   # no fork at all
+    with pytest.raises(ValueError, match="needs a checkpoint with the FaceMesh fork"):
         store_temperature(write_untrained(tmp_path / "plain.pt", "tiny"), 1.0, "t", fork_weight=1.0)
 
 @torch.no_grad()

@@ -267,8 +267,7 @@ def store_temperature(checkpoint: str | Path, temperature: float, source: str, v
     cal = {"temperature": float(temperature), "source": source}
     old = (ckpt.get("meta") or {}).get("calibration") or {}
     if fork_weight is not None:
-        if not cfg.fork_size or old.get("ensemble_prior_shift"):
-            raise ValueError(f"{checkpoint}: cannot set the fork weight (no fork, or an ensemble shift already folded)")
+        _check_fork_weight(checkpoint, cfg, ckpt)
         cal["fork_weight"] = {"weight": float(fork_weight), "before": float(cfg.fork_weight), "source": source}
         cfg = model.cfg = dataclasses.replace(cfg, fork_weight=float(fork_weight))
     key = shift_key(cfg)
