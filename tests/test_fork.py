@@ -64,7 +64,6 @@ def test_graph_and_eval_path_compute_the_same_ensemble():
     torch.testing.assert_close(probs, graph.softmax(1), rtol=0, atol=1e-6)
 
 
-
 def test_ensemble_parts_recombine_to_the_ensemble_at_any_weight(tmp_path):
     """The calibration CLI picks the fork weight from the two parts; they must give back the graph's
     ensemble at the stored weight, and storing a weight changes the exported graph accordingly."""
@@ -95,6 +94,7 @@ def test_ensemble_parts_recombine_to_the_ensemble_at_any_weight(tmp_path):
         store_temperature(path, 1.1, "again", fork_weight=0.5)
     with pytest.raises(ValueError, match="needs a checkpoint with the FaceMesh fork"):
         store_temperature(write_untrained(tmp_path / "plain.pt", "tiny"), 1.0, "t", fork_weight=1.0)
+
 
 @torch.no_grad()
 def test_ensemble_prior_shift_folds_into_the_fork_and_shifts_the_output():

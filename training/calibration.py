@@ -287,13 +287,12 @@ def _parse_weights(spec: str | None) -> tuple[float, ...] | None:
     if spec == "default":
         from lrdif.training.fork import WEIGHTS
         return tuple(WEIGHTS)
+    from lrdif.training.prior_shift import check_fork_weights
     try:
         w = tuple(float(v) for v in spec.split(","))
     except ValueError:
         raise ValueError(f"--fork-weights: not a comma-separated list of numbers: {spec!r}") from None
-    if not w or any(not np.isfinite(v) or v <= 0 for v in w):
-        raise ValueError(f"--fork-weights: weights must be positive numbers, got {spec!r}")
-    return w
+    return check_fork_weights(w)
 
 
 def main(argv: list[str] | None = None) -> int:

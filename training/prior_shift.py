@@ -100,6 +100,14 @@ class WeightChoice:
     table: tuple                  # ((w, s, accuracy, mean class accuracy), ...) over the weights
 
 
+def check_fork_weights(weights) -> tuple[float, ...]:
+    """The fork-weight grid as floats; ValueError unless it is non-empty and every weight finite and > 0."""
+    w = tuple(float(v) for v in weights)
+    if not w or any(not np.isfinite(v) or v <= 0 for v in w):
+        raise ValueError(f"fork weight: need a non-empty grid of positive weights, got {w}")
+    return w
+
+
 def choose_fork_weight(base, fork, labels, log_prior, weights, prior_shift: bool = True) -> WeightChoice:
     """Ensemble weight w of the FaceMesh fork, chosen jointly with the prior shift: for each w the
     ensemble log_softmax(z / T0) + w log_softmax(fork) (`base` and `fork` are those two (N, K) parts),
@@ -109,8 +117,7 @@ def choose_fork_weight(base, fork, labels, log_prior, weights, prior_shift: bool
     a, f = np.asarray(base, np.float64), np.asarray(fork, np.float64)
     if a.shape != f.shape or a.ndim != 2:
         raise ValueError(f"fork weight: base and fork parts must both be (N, K), got {a.shape} and {f.shape}")
-    if not weights or any(not np.isfinite(w) or w <= 0 for w in weights):
-        raise ValueError(f"fork weight: need a non-empty grid of positive weights, got {tuple(weights)}")
+    check_fork_weights(weights)
     rows = []
     for w in weights:
         z = a + float(w) * f
